@@ -1,0 +1,52 @@
+"""eks-platform: one stack per environment. Each line below is one layer of the platform."""
+
+import pulumi
+import pulumi_aws as aws
+
+from components.addons import ClusterAddons, ClusterAddonsArgs
+from components.autoscaler import ClusterAutoscaler, ClusterAutoscalerArgs
+from components.cluster import Cluster, ClusterArgs
+from components.config import StackConfigError, load_from_pulumi
+from components.naming import cluster_name, common_tags
+from components.network import Network, NetworkArgs
+from components.node_groups import NodeGroups, NodeGroupsArgs
+
+# 1. Stack config: validated before any resource exists; a bad key stops here with every
+#    problem listed (RunError: Pulumi prints the message without a traceback).
+try:
+    config = load_from_pulumi()
+except StackConfigError as err:
+    raise pulumi.RunError(str(err)) from None
+
+name = cluster_name(config)
+tags = common_tags(config)
+partition = aws.get_partition().partition
+zones = aws.get_availability_zones(state="available").names[: config.network.az_count]
+
+# 2. Network and cluster.
+network = Network("network", NetworkArgs(cluster_name=name, config=config.network, zones=zones, tags=tags))
+cluster = Cluster("cluster", ClusterArgs(
+    cluster_name=name, config=config.cluster, addons=config.addons, vpc_id=network.vpc_id,
+    private_subnet_ids=network.private_subnet_ids, public_subnet_ids=network.public_subnet_ids,
+    partition=partition, protect=config.is_prod, tags=tags,
+))
+NodeGroups("nodes", NodeGroupsArgs(
+    cluster=cluster.eks_cluster, cluster_name=name, groups=config.node_groups,
+    subnet_ids=network.private_subnet_ids, partition=partition, tags=tags,
+))
+ClusterAddons("addons", ClusterAddonsArgs(
+    cluster=cluster.eks_cluster, provider=cluster.provider, oidc_provider_arn=cluster.oidc_provider_arn,
+    oidc_issuer=cluster.oidc_issuer, versions=config.addons, partition=partition,
+    high_availability=config.is_prod, tags=tags,
+))
+ClusterAutoscaler("autoscaler", ClusterAutoscalerArgs(
+    cluster_name=name, kubernetes_version=config.cluster.kubernetes_version, region=config.region,
+    config=config.autoscaler, provider=cluster.provider, oidc_provider_arn=cluster.oidc_provider_arn,
+    oidc_issuer=cluster.oidc_issuer, tags=tags,
+))
+
+# Stack outputs (docs/runbook.md says what each is for).
+pulumi.export("clusterName", name)
+pulumi.export("kubeconfig", pulumi.Output.secret(cluster.kubeconfig_json))
+pulumi.export("oidcProviderArn", cluster.oidc_provider_arn)
+pulumi.export("vpcId", network.vpc_id)

@@ -1,0 +1,1 @@
+"""Reusable Pulumi components of the eks-platform program, one concern per module."""

@@ -1,0 +1,85 @@
+"""In-cluster basics every other layer relies on: EBS CSI storage and metrics-server."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_eks as eks
+import pulumi_kubernetes as k8s
+
+from components.charts import pinned_release
+from components.config.cluster import AddonVersionsConfig
+from components.irsa import IrsaRole, IrsaRoleArgs
+
+EBS_CSI_SERVICE_ACCOUNT = ("kube-system", "ebs-csi-controller-sa")
+DEFAULT_STORAGE_CLASS = "gp3"
+RETAIN_STORAGE_CLASS = "gp3-retain"
+
+
+@dataclass
+class ClusterAddonsArgs:
+    cluster: eks.Cluster
+    provider: k8s.Provider
+    oidc_provider_arn: pulumi.Input[str]
+    oidc_issuer: pulumi.Input[str]
+    versions: AddonVersionsConfig
+    partition: str
+    high_availability: bool
+    tags: dict[str, str]
+
+
+def gp3_storage_class(name: str, reclaim_policy: str, default: bool,
+                      opts: pulumi.ResourceOptions) -> k8s.storage.v1.StorageClass:
+    return k8s.storage.v1.StorageClass(
+        name,
+        metadata=k8s.meta.v1.ObjectMetaArgs(
+            name=DEFAULT_STORAGE_CLASS if default else RETAIN_STORAGE_CLASS,
+            annotations={"storageclass.kubernetes.io/is-default-class": "true" if default else "false"},
+        ),
+        provisioner="ebs.csi.aws.com",
+        parameters={"type": "gp3", "encrypted": "true", "csi.storage.k8s.io/fstype": "ext4"},
+        reclaim_policy=reclaim_policy,
+        # Bind where the pod lands: an EBS volume lives in one AZ.
+        volume_binding_mode="WaitForFirstConsumer",
+        allow_volume_expansion=True,
+        opts=opts,
+    )
+
+
+class ClusterAddons(pulumi.ComponentResource):
+    def __init__(self, name: str, args: ClusterAddonsArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("eks-platform:cluster:ClusterAddons", name, None, opts)
+        in_cluster = pulumi.ResourceOptions(parent=self, provider=args.provider)
+
+        namespace, service_account = EBS_CSI_SERVICE_ACCOUNT
+        ebs_role = IrsaRole(f"{name}-ebs-csi", IrsaRoleArgs(
+            oidc_provider_arn=args.oidc_provider_arn, oidc_issuer=args.oidc_issuer,
+            namespace=namespace, service_account=service_account,
+            managed_policy_arns=[f"arn:{args.partition}:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy"],
+            tags=args.tags,
+        ), opts=pulumi.ResourceOptions(parent=self))
+        ebs_csi = eks.Addon(
+            f"{name}-ebs-csi",
+            cluster=args.cluster,
+            addon_name="aws-ebs-csi-driver",
+            addon_version=args.versions.ebs_csi_driver,
+            service_account_role_arn=ebs_role.arn,
+            resolve_conflicts_on_update="OVERWRITE",
+            tags=args.tags,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        storage_opts = pulumi.ResourceOptions.merge(in_cluster, pulumi.ResourceOptions(depends_on=[ebs_csi]))
+        gp3_storage_class(f"{name}-gp3", "Delete", default=True, opts=storage_opts)
+        # Data that must outlive its claim (Elasticsearch in prod) uses this class.
+        gp3_storage_class(f"{name}-gp3-retain", "Retain", default=False, opts=storage_opts)
+
+        replicas = 2 if args.high_availability else 1
+        pinned_release(f"{name}-metrics-server", "metrics-server", "kube-system", {
+            "replicas": replicas,
+            "podDisruptionBudget": {"enabled": args.high_availability, "maxUnavailable": 1},
+            "resources": {"requests": {"cpu": "100m", "memory": "200Mi"},
+                          "limits": {"cpu": "500m", "memory": "500Mi"}},
+        }, in_cluster)
+
+        self.register_outputs({"ebsCsiRoleArn": ebs_role.arn})

@@ -1,0 +1,103 @@
+"""cluster-autoscaler: scales the managed node groups it discovers by tag, through IRSA."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.charts import pinned_release
+from components.config.cluster import AUTOSCALER_IMAGE_TAGS, AutoscalerConfig
+from components.irsa import IrsaRole, IrsaRoleArgs
+
+SERVICE_ACCOUNT = ("kube-system", "cluster-autoscaler")
+
+
+def autoscaler_policy(cluster_name: str) -> str:
+    """The policy the autoscaler's AWS README recommends, with its advice applied: the two
+    actions that change capacity are limited to this cluster's node groups by tag."""
+    return json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": [
+                    "autoscaling:DescribeAutoScalingGroups",
+                    "autoscaling:DescribeAutoScalingInstances",
+                    "autoscaling:DescribeLaunchConfigurations",
+                    "autoscaling:DescribeScalingActivities",
+                    "ec2:DescribeImages",
+                    "ec2:DescribeInstanceTypes",
+                    "ec2:DescribeLaunchTemplateVersions",
+                    "ec2:GetInstanceTypesFromInstanceRequirements",
+                    "eks:DescribeNodegroup",
+                ],
+                "Resource": ["*"],
+            },
+            {
+                "Effect": "Allow",
+                "Action": [
+                    "autoscaling:SetDesiredCapacity",
+                    "autoscaling:TerminateInstanceInAutoScalingGroup",
+                ],
+                "Resource": ["*"],
+                "Condition": {"StringEquals": {
+                    f"aws:ResourceTag/k8s.io/cluster-autoscaler/{cluster_name}": "owned",
+                }},
+            },
+        ],
+    })
+
+
+@dataclass
+class ClusterAutoscalerArgs:
+    cluster_name: str
+    kubernetes_version: str
+    region: str
+    config: AutoscalerConfig
+    provider: k8s.Provider
+    oidc_provider_arn: pulumi.Input[str]
+    oidc_issuer: pulumi.Input[str]
+    tags: dict[str, str]
+
+
+class ClusterAutoscaler(pulumi.ComponentResource):
+    def __init__(self, name: str, args: ClusterAutoscalerArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("eks-platform:cluster:ClusterAutoscaler", name, None, opts)
+        namespace, service_account = SERVICE_ACCOUNT
+        role = IrsaRole(f"{name}-irsa", IrsaRoleArgs(
+            oidc_provider_arn=args.oidc_provider_arn, oidc_issuer=args.oidc_issuer,
+            namespace=namespace, service_account=service_account,
+            inline_policy=autoscaler_policy(args.cluster_name), tags=args.tags,
+        ), opts=pulumi.ResourceOptions(parent=self))
+
+        cfg = args.config
+        image_tag = cfg.image_tag or AUTOSCALER_IMAGE_TAGS[args.kubernetes_version]
+        pinned_release(f"{name}-chart", "cluster-autoscaler", namespace, {
+            "cloudProvider": "aws",
+            "awsRegion": args.region,
+            "autoDiscovery": {"clusterName": args.cluster_name},
+            # An autoscaler only supports the Kubernetes minor it was released with.
+            "image": {"tag": image_tag},
+            "rbac": {"serviceAccount": {
+                "name": service_account,
+                "annotations": {"eks.amazonaws.com/role-arn": role.arn},
+            }},
+            "extraArgs": {
+                "expander": cfg.expander,
+                "scale-down-unneeded-time": cfg.scale_down_unneeded_time,
+                "scale-down-delay-after-add": cfg.scale_down_delay_after_add,
+                "scale-down-utilization-threshold": str(cfg.scale_down_utilization_threshold),
+                "balance-similar-node-groups": "true",
+                "skip-nodes-with-system-pods": "false",
+            },
+            "resources": {"requests": {"cpu": "100m", "memory": "300Mi"},
+                          "limits": {"cpu": "500m", "memory": "600Mi"}},
+            "securityContext": {"runAsNonRoot": True, "runAsUser": 65534, "runAsGroup": 65534,
+                                "seccompProfile": {"type": "RuntimeDefault"}},
+            "containerSecurityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
+                                         "capabilities": {"drop": ["ALL"]}},
+        }, pulumi.ResourceOptions(parent=self, provider=args.provider))
+        self.register_outputs({"roleArn": role.arn})

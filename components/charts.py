@@ -1,0 +1,67 @@
+"""Every Helm chart the platform installs, pinned in one table, and the one way to install it.
+
+Versions match ../shared/reference/charts (see SOURCES.md there); tests check each release's
+values against that chart's values.yaml, so bump a version here and the reference together.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+
+@dataclass(frozen=True)
+class PinnedChart:
+    chart: str
+    repository: str
+    version: str
+
+
+CHARTS: dict[str, PinnedChart] = {
+    "metrics-server": PinnedChart("metrics-server", "https://kubernetes-sigs.github.io/metrics-server/", "3.13.1"),
+    "cluster-autoscaler": PinnedChart("cluster-autoscaler", "https://kubernetes.github.io/autoscaler", "9.59.0"),
+    "traefik": PinnedChart("traefik", "https://traefik.github.io/charts", "41.3.0"),
+    "cert-manager": PinnedChart("cert-manager", "https://charts.jetstack.io", "v1.21.1"),
+    "kube-prometheus-stack": PinnedChart(
+        "kube-prometheus-stack", "https://prometheus-community.github.io/helm-charts", "88.5.3"),
+    "eck-operator": PinnedChart("eck-operator", "https://helm.elastic.co", "3.5.0"),
+    "fluent-bit": PinnedChart("fluent-bit", "https://fluent.github.io/helm-charts", "0.58.1"),
+}
+
+
+def pinned_release(
+    resource_name: str,
+    chart_key: str,
+    namespace: str,
+    values: dict[str, Any],
+    opts: pulumi.ResourceOptions,
+    *,
+    create_namespace: bool = False,
+    timeout_seconds: int = 600,
+    release_name: Optional[str] = None,
+) -> k8s.helm.v3.Release:
+    """A Helm release of a pinned chart.
+
+    helm.v3.Release, not v4.Chart: it is a real Helm release, so chart hooks run (cert-manager's
+    start-up check, kube-prometheus-stack's admission-webhook jobs) and `atomic` rolls a failed
+    upgrade back instead of leaving half a chart behind (../shared/NOTES.md).
+    """
+    pinned = CHARTS[chart_key]
+    return k8s.helm.v3.Release(
+        resource_name,
+        name=release_name or chart_key,
+        chart=pinned.chart,
+        version=pinned.version,
+        repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=pinned.repository),
+        namespace=namespace,
+        create_namespace=create_namespace,
+        values=values,
+        atomic=True,
+        cleanup_on_fail=True,
+        timeout=timeout_seconds,
+        max_history=10,
+        opts=opts,
+    )

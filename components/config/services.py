@@ -1,0 +1,105 @@
+"""Stack config for the platform services: traffic, monitoring and logging."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal, Optional
+
+from pydantic import Field, field_validator
+
+from .base import Duration, Hostname, Quantity, Secret, StrictModel
+
+
+class ResourcesConfig(StrictModel):
+    """Container requests and limits."""
+
+    cpu_request: Quantity
+    memory_request: Quantity
+    cpu_limit: Quantity
+    memory_limit: Quantity
+
+
+class IngressConfig(StrictModel):
+    """Traefik, the platform's only ingress controller (behind one AWS NLB)."""
+
+    replicas: int = Field(2, ge=1, le=20)
+    """Prod runs at least 2, spread over zones, with a PDB."""
+    load_balancer_scheme: Literal["internet-facing", "internal"] = "internet-facing"
+    resources: ResourcesConfig = Field(default_factory=lambda: ResourcesConfig.model_validate(
+        {"cpuRequest": "100m", "memoryRequest": "128Mi", "cpuLimit": "1", "memoryLimit": "512Mi"}))
+
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class CertManagerConfig(StrictModel):
+    """cert-manager and the Let's Encrypt ClusterIssuers."""
+
+    acme_email: str
+    """Contact address Let's Encrypt writes to about expiring certificates."""
+    default_issuer: Literal["letsencrypt-staging", "letsencrypt-prod"] = "letsencrypt-prod"
+    """Issuer app Ingresses use: staging in dev (no rate limits), prod in prod."""
+    route53_hosted_zone_id: Optional[str] = Field(None, pattern=r"^Z[A-Z0-9]{1,32}$")
+    """When set, issuers also solve DNS-01 through Route53 with an IRSA role."""
+
+    @field_validator("acme_email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        if not _EMAIL.match(value):
+            raise ValueError("must be an email address such as 'platform@example.com'")
+        return value
+
+
+class AlertThresholdsConfig(StrictModel):
+    """The seed alerts' thresholds and durations."""
+
+    cpu_percent: float = Field(80, gt=0, le=100)
+    cpu_for: Duration = "5m"
+    memory_bytes: int = Field(8 * 2**30, gt=0)
+    memory_for: Duration = "5m"
+    service_down_for: Duration = "2m"
+    error_ratio: float = Field(0.05, gt=0, lt=1)
+    error_ratio_for: Duration = "5m"
+    latency_seconds: float = Field(0.5, gt=0)
+    latency_for: Duration = "10m"
+
+
+class AlertReceiverConfig(StrictModel):
+    """One Alertmanager receiver; credentials are Pulumi secrets."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    slack_channel: Optional[str] = None
+    slack_api_url: Optional[Secret] = None
+    pagerduty_routing_key: Optional[Secret] = None
+
+
+class MonitoringConfig(StrictModel):
+    """kube-prometheus-stack."""
+
+    prometheus_replicas: int = Field(1, ge=1, le=5)
+    prometheus_retention: Duration = "15d"
+    prometheus_storage_gi: int = Field(50, ge=1)
+    alertmanager_replicas: int = Field(1, ge=1, le=5)
+    receivers: list[AlertReceiverConfig] = Field(default_factory=list)
+    default_receiver: Optional[str] = None
+    grafana_host: Optional[Hostname] = None
+    alerts: AlertThresholdsConfig = Field(default_factory=AlertThresholdsConfig)
+
+
+class ElasticsearchConfig(StrictModel):
+    nodes: int = Field(1, ge=1, le=30)
+    storage_gi: int = Field(50, ge=1)
+    heap: Quantity = "1Gi"
+    """JVM heap; half the memory limit is the usual choice."""
+    resources: ResourcesConfig = Field(default_factory=lambda: ResourcesConfig.model_validate(
+        {"cpuRequest": "500m", "memoryRequest": "2Gi", "cpuLimit": "2", "memoryLimit": "2Gi"}))
+    retain_volumes: bool = False
+    """Keep the data volumes when a claim is deleted (StorageClass reclaimPolicy Retain)."""
+
+
+class LoggingConfig(StrictModel):
+    """EFK: Elasticsearch and Kibana through ECK, Fluent Bit."""
+
+    elasticsearch: ElasticsearchConfig = Field(default_factory=ElasticsearchConfig)
+    retention_days: int = Field(7, ge=1, le=3650)
+    kibana_host: Optional[Hostname] = None

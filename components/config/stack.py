@@ -1,0 +1,192 @@
+"""The whole stack config: one typed model, plus the checks that span several keys."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import Field
+
+from .base import StrictModel, quantity_value
+from .cluster import (
+    AUTOSCALER_IMAGE_TAGS,
+    AddonVersionsConfig,
+    AutoscalerConfig,
+    ClusterConfig,
+    NetworkConfig,
+    NodeGroupConfig,
+)
+from .services import CertManagerConfig, IngressConfig, LoggingConfig, MonitoringConfig
+from .tenancy import TeamConfig
+
+# Namespaces the platform itself owns; a team may not take one.
+PLATFORM_NAMESPACES = frozenset({
+    "default", "kube-system", "kube-public", "kube-node-lease",
+    "ingress", "cert-manager", "monitoring", "logging", "elastic-system",
+})
+
+
+class StackConfig(StrictModel):
+    """Everything a stack file says, under the `eks-platform:` namespace (and `aws:region`)."""
+
+    environment: Literal["dev", "prod"]
+    """Drives the dev/prod differences the stack files do not spell out (protect, HA spreads)."""
+    region: str = Field(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+    """From `aws:region`."""
+    network: NetworkConfig = Field(default_factory=NetworkConfig)
+    cluster: ClusterConfig
+    node_groups: list[NodeGroupConfig] = Field(min_length=1)
+    addons: AddonVersionsConfig = Field(default_factory=AddonVersionsConfig)
+    autoscaler: AutoscalerConfig = Field(default_factory=AutoscalerConfig)
+    ingress: IngressConfig = Field(default_factory=IngressConfig)
+    cert_manager: CertManagerConfig
+    monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
+    logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    teams: list[TeamConfig] = Field(default_factory=list)
+
+    @property
+    def is_prod(self) -> bool:
+        return self.environment == "prod"
+
+
+@dataclass(frozen=True)
+class ConfigIssue:
+    """One problem in a stack config: where (`teams[0].apps[1].replicas`) and what."""
+
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
+
+
+def _duplicates(names: list[str]) -> set[str]:
+    return {name for name, count in Counter(names).items() if count > 1}
+
+
+def cross_key_issues(config: StackConfig) -> list[ConfigIssue]:
+    """Rules no single field can check; every issue is returned, not just the first."""
+    issues: list[ConfigIssue] = []
+
+    for dup in _duplicates([group.name for group in config.node_groups]):
+        issues.append(ConfigIssue("nodeGroups", f"node group name {dup!r} is used more than once"))
+
+    version = config.cluster.kubernetes_version
+    if config.autoscaler.image_tag is None and version not in AUTOSCALER_IMAGE_TAGS:
+        issues.append(ConfigIssue(
+            "autoscaler.imageTag",
+            f"no cluster-autoscaler image is known for Kubernetes {version} (known: "
+            f"{sorted(AUTOSCALER_IMAGE_TAGS)}); set the matching v{version}.x tag",
+        ))
+
+    endpoint = config.cluster.endpoint
+    if config.is_prod and any(cidr.endswith("/0") for cidr in endpoint.public_access_cidrs):
+        issues.append(ConfigIssue(
+            "cluster.endpoint.publicAccessCidrs",
+            "prod may not open the API endpoint to the whole internet (0.0.0.0/0); "
+            "list your VPN/office CIDRs or set publicAccess: false",
+        ))
+
+    receivers = {receiver.name for receiver in config.monitoring.receivers}
+    default_receiver = config.monitoring.default_receiver
+    if default_receiver and default_receiver not in receivers:
+        issues.append(ConfigIssue(
+            "monitoring.defaultReceiver",
+            f"names receiver {default_receiver!r}, which is not in monitoring.receivers "
+            f"(known: {sorted(receivers) or 'none'})",
+        ))
+
+    for dup in _duplicates([team.name for team in config.teams]):
+        issues.append(ConfigIssue("teams", f"team name {dup!r} is used more than once"))
+
+    hosts: dict[str, str] = {}
+    for key, host in (("monitoring.grafanaHost", config.monitoring.grafana_host),
+                      ("logging.kibanaHost", config.logging.kibana_host)):
+        if host:
+            hosts[host] = key
+
+    for t, team in enumerate(config.teams):
+        team_path = f"teams[{t}]"
+        if team.name in PLATFORM_NAMESPACES:
+            issues.append(ConfigIssue(
+                f"{team_path}.name",
+                f"{team.name!r} is a platform namespace; choose another team name",
+            ))
+        app_names = [app.name for app in team.apps]
+        for dup in _duplicates(app_names):
+            issues.append(ConfigIssue(f"{team_path}.apps", f"app name {dup!r} is used more than once"))
+        for a, app in enumerate(team.apps):
+            app_path = f"{team_path}.apps[{a}]"
+            issues.extend(_app_issues(app, app_path, app_names, team, hosts))
+    return issues
+
+
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _app_issues(app, app_path: str, app_names: list[str], team: TeamConfig,
+                hosts: dict[str, str]) -> list[ConfigIssue]:
+    issues: list[ConfigIssue] = []
+    for d, dependency in enumerate(app.depends_on):
+        if dependency == app.name:
+            issues.append(ConfigIssue(f"{app_path}.dependsOn[{d}]", "an app cannot depend on itself"))
+        elif dependency not in app_names:
+            issues.append(ConfigIssue(
+                f"{app_path}.dependsOn[{d}]",
+                f"no app named {dependency!r} in team {team.name!r} (apps: {sorted(app_names)})",
+            ))
+
+    if app.host:
+        if app.host in hosts:
+            issues.append(ConfigIssue(
+                f"{app_path}.host", f"host {app.host!r} is already used by {hosts[app.host]}"
+            ))
+        else:
+            hosts[app.host] = app_path
+
+    for section, keys in (("env", app.env), ("secrets", app.secrets)):
+        for key in keys:
+            if not _ENV_NAME.match(key):
+                issues.append(ConfigIssue(
+                    f"{app_path}.{section}.{key}",
+                    "is not a valid environment variable name (letters, digits and '_')",
+                ))
+    for key in set(app.env) & set(app.secrets):
+        issues.append(ConfigIssue(f"{app_path}.secrets.{key}", "is also set in env; keep one"))
+
+    lowest_replicas = app.autoscaling.min_replicas if app.autoscaling else app.replicas
+    if app.min_available is not None and app.min_available >= lowest_replicas:
+        issues.append(ConfigIssue(
+            f"{app_path}.minAvailable",
+            f"minAvailable {app.min_available} with as few as {lowest_replicas} replicas would block "
+            f"every node drain; use at most {lowest_replicas - 1}",
+        ))
+
+    limits = team.limits
+    for field, value, max_value, min_value in (
+        ("cpuRequest", app.resources.cpu_request, limits.max_cpu, limits.min_cpu),
+        ("memoryRequest", app.resources.memory_request, limits.max_memory, limits.min_memory),
+        ("cpuLimit", app.resources.cpu_limit, limits.max_cpu, limits.min_cpu),
+        ("memoryLimit", app.resources.memory_limit, limits.max_memory, limits.min_memory),
+    ):
+        amount = quantity_value(value)
+        if amount > quantity_value(max_value):
+            issues.append(ConfigIssue(
+                f"{app_path}.resources.{field}",
+                f"{value} is above the team's LimitRange max {max_value} (teams[].limits)",
+            ))
+        elif amount < quantity_value(min_value):
+            issues.append(ConfigIssue(
+                f"{app_path}.resources.{field}",
+                f"{value} is below the team's LimitRange min {min_value} (teams[].limits)",
+            ))
+    for kind in ("cpu", "memory"):
+        request = getattr(app.resources, f"{kind}_request")
+        limit = getattr(app.resources, f"{kind}_limit")
+        if quantity_value(request) > quantity_value(limit):
+            issues.append(ConfigIssue(
+                f"{app_path}.resources.{kind}Request", f"{request} is above {kind}Limit {limit}"
+            ))
+    return issues

@@ -1,0 +1,167 @@
+"""Stack config for teams (isolated namespaces) and the apps they run."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal, Optional
+
+from pydantic import Field, field_validator, model_validator
+
+from .base import DnsLabel, Hostname, IamPrincipalArn, Quantity, Secret, StrictModel
+
+
+class QuotaConfig(StrictModel):
+    """ResourceQuota of a team namespace (defaults from the seeds)."""
+
+    requests_cpu: Quantity = "20"
+    requests_memory: Quantity = "40Gi"
+    limits_cpu: Quantity = "40"
+    limits_memory: Quantity = "80Gi"
+    requests_storage: Quantity = "200Gi"
+    persistent_volume_claims: int = Field(20, ge=0)
+
+
+class LimitRangeConfig(StrictModel):
+    """Container LimitRange of a team namespace (defaults from the seeds)."""
+
+    default_cpu: Quantity = "500m"
+    default_memory: Quantity = "1Gi"
+    default_request_cpu: Quantity = "250m"
+    default_request_memory: Quantity = "512Mi"
+    max_cpu: Quantity = "2"
+    max_memory: Quantity = "4Gi"
+    min_cpu: Quantity = "100m"
+    min_memory: Quantity = "128Mi"
+
+
+class TeamAccessConfig(StrictModel):
+    """IAM principals of a team, by the namespace role they get."""
+
+    admin: list[IamPrincipalArn] = Field(default_factory=list)
+    developer: list[IamPrincipalArn] = Field(default_factory=list)
+    viewer: list[IamPrincipalArn] = Field(default_factory=list)
+
+
+class AppResourcesConfig(StrictModel):
+    cpu_request: Quantity = "250m"
+    memory_request: Quantity = "256Mi"
+    cpu_limit: Quantity = "500m"
+    memory_limit: Quantity = "512Mi"
+
+
+class AutoscalingConfig(StrictModel):
+    """HorizontalPodAutoscaler (autoscaling/v2)."""
+
+    min_replicas: int = Field(2, ge=1)
+    max_replicas: int = Field(10, ge=1)
+    cpu_utilization: int = Field(70, ge=1, le=100)
+    memory_utilization: int = Field(80, ge=1, le=100)
+
+
+class ProbeConfig(StrictModel):
+    path: str = "/healthz"
+    """HTTP path; set tcp: true for a TCP probe instead (databases)."""
+    tcp: bool = False
+
+
+class MetricsConfig(StrictModel):
+    """A ServiceMonitor scrapes this path on the app port."""
+
+    path: str = "/metrics"
+    error_ratio: float = Field(0.05, gt=0, lt=1)
+    latency_seconds: float = Field(0.5, gt=0)
+
+
+class StatefulConfig(StrictModel):
+    """Run the app as a StatefulSet with one volume per replica."""
+
+    storage_gi: int = Field(10, ge=1)
+    mount_path: str = "/data"
+
+
+_IMAGE = re.compile(
+    r"^(?P<repo>[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*)"
+    r"(?::(?P<tag>[\w][\w.-]{0,127}))?(?:@(?P<digest>sha256:[a-f0-9]{64}))?$"
+)
+
+
+def image_pin_problem(image: str) -> Optional[str]:
+    """Why an image reference is not pinned, or None when it is (shared with the policy pack)."""
+    match = _IMAGE.match(image)
+    if not match:
+        return "is not a valid image reference"
+    if match.group("digest"):
+        return None
+    tag = match.group("tag")
+    if not tag:
+        return "has no tag; pin a version tag (e.g. ':1.4.2') or a digest ('@sha256:...')"
+    if tag == "latest":
+        return "uses ':latest'; pin a version tag (e.g. ':1.4.2') or a digest"
+    return None
+
+
+class AppConfig(StrictModel):
+    """One app of a team: a Deployment (or StatefulSet) with everything around it."""
+
+    name: DnsLabel
+    image: str
+    port: int = Field(8080, ge=1, le=65535)
+    replicas: int = Field(2, ge=1, le=100)
+    resources: AppResourcesConfig = Field(default_factory=AppResourcesConfig)
+    autoscaling: Optional[AutoscalingConfig] = Field(default_factory=AutoscalingConfig)
+    max_surge: str = "25%"
+    max_unavailable: str = "0"
+    env: dict[str, str] = Field(default_factory=dict)
+    secrets: dict[str, Secret] = Field(default_factory=dict)
+    """Secret env vars from `pulumi config set --secret`; stored in a Kubernetes Secret."""
+    host: Optional[Hostname] = None
+    depends_on: list[DnsLabel] = Field(default_factory=list)
+    """Apps (same team) this app calls; opens egress to them and ingress on their side."""
+    probe: ProbeConfig = Field(default_factory=ProbeConfig)
+    metrics: Optional[MetricsConfig] = None
+    stateful: Optional[StatefulConfig] = None
+    min_available: Optional[int] = Field(None, ge=0)
+    """PodDisruptionBudget minAvailable; by default the PDB allows one pod down at a time."""
+    headless_service: bool = False
+    service_account_token: bool = False
+    """Mount the ServiceAccount token (only for apps that call the Kubernetes API)."""
+    irsa_policy_arns: list[str] = Field(default_factory=list)
+    """IAM policies for an IRSA role bound to the app's ServiceAccount."""
+
+    @field_validator("image")
+    @classmethod
+    def _pinned_image(cls, value: str) -> str:
+        problem = image_pin_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("max_surge", "max_unavailable", mode="before")
+    @classmethod
+    def _int_or_percent(cls, value: object) -> str:
+        text = str(value)
+        if not re.match(r"^\d+%?$", text):
+            raise ValueError("must be a count (1) or a percentage ('25%')")
+        return text
+
+    @model_validator(mode="after")
+    def _hpa_bounds(self) -> "AppConfig":
+        if self.autoscaling and self.autoscaling.min_replicas > self.autoscaling.max_replicas:
+            raise ValueError(
+                f"autoscaling.minReplicas ({self.autoscaling.min_replicas}) is greater than "
+                f"autoscaling.maxReplicas ({self.autoscaling.max_replicas})"
+            )
+        return self
+
+
+class TeamConfig(StrictModel):
+    """A team: one namespace, its access, quotas, network rules and apps."""
+
+    name: DnsLabel
+    access: TeamAccessConfig = Field(default_factory=TeamAccessConfig)
+    quota: QuotaConfig = Field(default_factory=QuotaConfig)
+    limits: LimitRangeConfig = Field(default_factory=LimitRangeConfig)
+    allow_from_namespaces: list[DnsLabel] = Field(default_factory=list)
+    """Other namespaces allowed to reach this team's pods."""
+    pod_security: Literal["restricted"] = "restricted"
+    apps: list[AppConfig] = Field(default_factory=list)

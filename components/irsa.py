@@ -1,0 +1,68 @@
+"""IAM Roles for Service Accounts: the only way in-cluster components get AWS credentials."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Optional
+
+import pulumi
+import pulumi_aws as aws
+
+
+def irsa_trust_policy(oidc_provider_arn: str, oidc_issuer: str, namespace: str, service_account: str) -> str:
+    """Trust exactly one ServiceAccount through the cluster's OIDC provider.
+
+    Both `sub` and `aud` are pinned: without `sub`, any pod in the cluster could assume the
+    role; without `aud`, a token minted for another audience would do.
+    """
+    return json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"Federated": oidc_provider_arn},
+            "Action": "sts:AssumeRoleWithWebIdentity",
+            "Condition": {"StringEquals": {
+                f"{oidc_issuer}:sub": f"system:serviceaccount:{namespace}:{service_account}",
+                f"{oidc_issuer}:aud": "sts.amazonaws.com",
+            }},
+        }],
+    })
+
+
+@dataclass
+class IrsaRoleArgs:
+    oidc_provider_arn: pulumi.Input[str]
+    oidc_issuer: pulumi.Input[str]
+    """Issuer host and path without https:// (eks.Cluster.oidc_issuer)."""
+    namespace: str
+    service_account: str
+    managed_policy_arns: list[str] = field(default_factory=list)
+    inline_policy: Optional[pulumi.Input[str]] = None
+    """A policy document (JSON) attached as this role's own policy."""
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+class IrsaRole(pulumi.ComponentResource):
+    arn: pulumi.Output[str]
+
+    def __init__(self, name: str, args: IrsaRoleArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("eks-platform:iam:IrsaRole", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        trust = pulumi.Output.all(args.oidc_provider_arn, args.oidc_issuer).apply(
+            lambda values: irsa_trust_policy(values[0], values[1], args.namespace, args.service_account)
+        )
+        role = aws.iam.Role(
+            f"{name}-role",
+            assume_role_policy=trust,
+            description=f"IRSA role of {args.namespace}/{args.service_account}",
+            tags=args.tags,
+            opts=child,
+        )
+        for index, policy_arn in enumerate(args.managed_policy_arns):
+            aws.iam.RolePolicyAttachment(f"{name}-attach-{index}", role=role.name,
+                                         policy_arn=policy_arn, opts=child)
+        if args.inline_policy is not None:
+            aws.iam.RolePolicy(f"{name}-policy", role=role.id, policy=args.inline_policy, opts=child)
+        self.arn = role.arn
+        self.register_outputs({"arn": role.arn})

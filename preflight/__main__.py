@@ -1,0 +1,78 @@
+"""python -m preflight plan|render ... (see README). Exit 0 ok, 1 program failed, 2 bad input."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+EXIT_OK, EXIT_PROGRAM_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m preflight",
+                                     description="Offline plan, render and policy gate for eks-platform.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    plan = commands.add_parser("plan", help="print what `pulumi up` would create")
+    plan.add_argument("--stack", required=True, help="stack name: reads Pulumi.<stack>.yaml")
+    plan.add_argument("--config", type=Path, help="a stack file to read instead of Pulumi.<stack>.yaml")
+    plan.add_argument("--json", type=Path, dest="json_out", help="also write the plan as JSON here")
+
+    render = commands.add_parser("render", help="write every Kubernetes object as a YAML manifest")
+    render.add_argument("--stack", required=True)
+    render.add_argument("--config", type=Path)
+    render.add_argument("--out", type=Path, required=True, help="folder for the manifests")
+    return parser
+
+
+def _load(stack: str, config_path: Path | None):
+    from components.config import StackConfigError, parse_stack_config
+    from preflight.runner import PROJECT_DIR
+    from preflight.stackfile import StackFileError, read_stack_file
+
+    path = config_path or PROJECT_DIR / f"Pulumi.{stack}.yaml"
+    try:
+        stack_file = read_stack_file(path)
+        config = parse_stack_config(stack_file.project_values, source=str(path))
+    except (StackFileError, StackConfigError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        raise SystemExit(EXIT_BAD_INPUT) from None
+    return stack_file, config
+
+
+def _run(stack: str, config_path: Path | None):
+    from preflight.runner import ProgramError, run_program
+
+    stack_file, config = _load(stack, config_path)
+    try:
+        return run_program(stack, stack_file, config)
+    except ProgramError as err:
+        print(f"error: the Pulumi program failed:\n{err}", file=sys.stderr)
+        raise SystemExit(EXIT_PROGRAM_FAILED) from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "plan":
+        from preflight.tree import format_tree
+
+        plan = _run(args.stack, args.config)
+        print(format_tree(plan))
+        if args.json_out:
+            args.json_out.write_text(json.dumps(plan.as_json(), indent=2, sort_keys=False))
+            print(f"\nPlan written to {args.json_out}")
+        return EXIT_OK
+    if args.command == "render":
+        from preflight.render import write_manifests
+
+        plan = _run(args.stack, args.config)
+        written = write_manifests(plan, args.out)
+        print(f"Rendered {len(written)} Kubernetes manifests to {args.out}")
+        return EXIT_OK
+    return EXIT_BAD_INPUT
+
+
+if __name__ == "__main__":
+    sys.exit(main())
