@@ -1,0 +1,37 @@
+# The two commands of the README: `make plan` (offline plan and policy gate) and `make test`.
+# Each builds .venv from the pinned requirements when it is missing or out of date.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STACK  ?= dev
+OUT    := out
+
+.PHONY: plan render test preview up clean
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+## plan: preflight plan of STACK (default dev), written to out/plan-STACK.json
+plan: $(VENV)/.installed
+	@mkdir -p $(OUT)
+	$(PY) -m preflight plan --stack $(STACK) --json $(OUT)/plan-$(STACK).json
+
+## render: every Kubernetes object of STACK as YAML under out/manifests-STACK/
+render: $(VENV)/.installed
+	$(PY) -m preflight render --stack $(STACK) --out $(OUT)/manifests-$(STACK)
+
+## test: the whole offline suite
+test: $(VENV)/.installed
+	$(PY) -m pytest -q
+
+## preview / up: the real thing (needs the Pulumi CLI, a backend login and AWS credentials)
+preview:
+	pulumi preview --stack $(STACK)
+
+up:
+	pulumi up --stack $(STACK)
+
+clean:
+	rm -rf $(OUT) .pytest_cache

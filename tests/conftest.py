@@ -1,0 +1,84 @@
+"""Shared fixtures: each stack is planned once per test session, through the real CLI.
+
+A plan runs in its own process (the Pulumi runtime's settings are process-wide), exactly as
+`make plan` runs it, so the tests see what users see.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+REFERENCE = ROOT.parent / "shared" / "reference"
+STACKS = ("dev", "prod")
+
+
+def run_preflight(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "preflight", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=300)
+
+
+class PlanView:
+    """A plan JSON with the look-ups tests need."""
+
+    def __init__(self, data: dict[str, Any]):
+        self.data = data
+        self.resources: list[dict[str, Any]] = data["resources"]
+        self.by_urn = {r["urn"]: r for r in self.resources}
+
+    def of_type(self, resource_type: str) -> list[dict[str, Any]]:
+        return [r for r in self.resources if r["type"] == resource_type]
+
+    def one(self, resource_type: str, name: str | None = None) -> dict[str, Any]:
+        matches = [r for r in self.of_type(resource_type) if name is None or r["name"] == name]
+        assert len(matches) == 1, f"expected one {resource_type} {name or ''}, found {len(matches)}"
+        return matches[0]
+
+    def children(self, parent: dict[str, Any]) -> list[dict[str, Any]]:
+        return [r for r in self.resources if r["parent"] == parent["urn"]]
+
+
+def plan_stack(stack: str, tmp: Path, config: Path | None = None) -> PlanView:
+    out = tmp / f"plan-{stack}.json"
+    args = ["plan", "--stack", stack, "--json", str(out)]
+    if config:
+        args += ["--config", str(config)]
+    result = run_preflight(*args)
+    assert result.returncode == 0, f"plan {stack} failed:\n{result.stdout}\n{result.stderr}"
+    return PlanView(json.loads(out.read_text()))
+
+
+@pytest.fixture(scope="session")
+def plans(tmp_path_factory) -> dict[str, PlanView]:
+    tmp = tmp_path_factory.mktemp("plans")
+    return {stack: plan_stack(stack, tmp) for stack in STACKS}
+
+
+@pytest.fixture(scope="session", params=STACKS)
+def plan(request, plans) -> PlanView:
+    return plans[request.param]
+
+
+@pytest.fixture(scope="session")
+def rendered(tmp_path_factory) -> dict[str, Path]:
+    tmp = tmp_path_factory.mktemp("rendered")
+    folders = {}
+    for stack in STACKS:
+        out = tmp / stack
+        result = run_preflight("render", "--stack", stack, "--out", str(out))
+        assert result.returncode == 0, result.stderr
+        folders[stack] = out
+    return folders
+
+
+@pytest.fixture(scope="session")
+def reference() -> Iterator[Path]:
+    if not REFERENCE.is_dir():
+        pytest.skip(f"reference data not found at {REFERENCE} (CI checks out ../shared beside the repo)")
+    yield REFERENCE

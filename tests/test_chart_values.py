@@ -1,0 +1,91 @@
+"""Every Helm release uses a pinned chart and only values keys that chart knows.
+
+A key the chart does not know is silently ignored by Helm: the setting just never happens.
+So each release's values are walked against the pinned chart's values.yaml (and its
+values.schema.json where the chart ships one) from ../shared/reference/charts.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+
+from components.charts import CHARTS
+
+# Keys whose value is a free-form map handed to Kubernetes or to the program's flags: the
+# chart's values.yaml shows only an example (or nothing) below them.
+FREE_FORM = {"resources", "annotations", "labels", "podLabels", "podAnnotations", "additionalLabels",
+             "extraArgs", "securityContext", "containerSecurityContext", "podSecurityContext",
+             "nodeSelector", "affinity", "tolerations", "topologySpreadConstraints"}
+
+# cert-manager's Chart.yaml in git says v0.0.0: its release tool stamps the version when
+# publishing (reference/SOURCES.md), so its pin is checked against SOURCES.md instead.
+STAMPED_AT_RELEASE = {"cert-manager"}
+
+
+def unknown_keys(ours: dict[str, Any], chart: dict[str, Any], path: str = "") -> list[str]:
+    unknown = []
+    for key, value in ours.items():
+        where = f"{path}.{key}" if path else key
+        if key not in chart:
+            unknown.append(where)
+            continue
+        known = chart[key]
+        if key in FREE_FORM or not isinstance(value, dict):
+            continue
+        if isinstance(known, dict) and known:
+            unknown += unknown_keys(value, known, where)
+    return unknown
+
+
+def releases(plans) -> list[tuple[str, dict[str, Any]]]:
+    return [(f"{stack}:{r['name']}", r["inputs"]) for stack, plan in plans.items()
+            for r in plan.of_type("kubernetes:helm.sh/v3:Release")]
+
+
+def test_the_checker_finds_a_misspelt_key():
+    chart = {"replicas": 1, "podDisruptionBudget": {"enabled": False, "maxUnavailable": None},
+             "resources": {}}
+    assert unknown_keys({"replicas": 2, "resources": {"limits": {"cpu": 1}}}, chart) == []
+    assert unknown_keys({"replicaCount": 2, "podDisruptionBudget": {"enable": True}}, chart) == [
+        "replicaCount", "podDisruptionBudget.enable"]
+
+
+def test_every_release_uses_a_pinned_chart(plans, reference: Path):
+    found = releases(plans)
+    assert found
+    for label, inputs in found:
+        pinned = CHARTS[inputs["name"]] if inputs["name"] in CHARTS else None
+        assert pinned, f"{label}: chart {inputs['chart']} is not in components/charts.py"
+        assert (inputs["chart"], inputs["version"], inputs["repositoryOpts"]["repo"]) == (
+            pinned.chart, pinned.version, pinned.repository), label
+        chart_yaml = yaml.safe_load((reference / "charts" / pinned.chart / "Chart.yaml").read_text())
+        if pinned.chart in STAMPED_AT_RELEASE:
+            assert f"release {pinned.version}" in (reference / "SOURCES.md").read_text()
+        else:
+            assert str(chart_yaml["version"]) == pinned.version, f"{label}: reference is {chart_yaml['version']}"
+
+
+def test_release_values_use_only_keys_the_chart_knows(plans, reference: Path):
+    for label, inputs in releases(plans):
+        chart_dir = reference / "charts" / inputs["chart"]
+        chart_values = yaml.safe_load((chart_dir / "values.yaml").read_text())
+        assert unknown_keys(inputs["values"], chart_values) == [], f"{label}: keys unknown to the chart"
+        schema_path = chart_dir / "values.schema.json"
+        if schema_path.exists():
+            schema = json.loads(schema_path.read_text())
+            merged = _merge(chart_values, inputs["values"])
+            errors = sorted(jsonschema.validators.validator_for(schema)(schema).iter_errors(merged), key=str)
+            assert not errors, f"{label}: {[e.message for e in errors[:5]]}"
+
+
+def _merge(base: Any, override: Any) -> Any:
+    # What Helm does with user values over the chart's defaults.
+    if isinstance(base, dict) and isinstance(override, dict):
+        return {**base, **{k: _merge(base.get(k), v) for k, v in override.items()}}
+    return override
