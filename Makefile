@@ -13,10 +13,11 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
-## plan: preflight plan of STACK (default dev), written to out/plan-STACK.json
+## plan: preflight plan of STACK (default dev) to out/plan-STACK.json, then the policy gate
 plan: $(VENV)/.installed
 	@mkdir -p $(OUT)
 	$(PY) -m preflight plan --stack $(STACK) --json $(OUT)/plan-$(STACK).json
+	$(PY) -m preflight check --stack $(STACK) --json $(OUT)/policy-$(STACK).json
 
 ## render: every Kubernetes object of STACK as YAML under out/manifests-STACK/
 render: $(VENV)/.installed
@@ -28,7 +29,7 @@ test: $(VENV)/.installed
 
 ## preview / up: the real thing (needs the Pulumi CLI, a backend login and AWS credentials)
 preview:
-	pulumi preview --stack $(STACK)
+	pulumi preview --stack $(STACK) --policy-pack policies --policy-pack-config policies/config/$(STACK).json
 
 up:
 	pulumi up --stack $(STACK)

@@ -1,4 +1,4 @@
-"""python -m preflight plan|render ... (see README). Exit 0 ok, 1 program failed, 2 bad input."""
+"""python -m preflight plan|render|check ... (see README).\n\nExit 0 ok; 1 the program failed (plan, render) or a mandatory violation (check); 2 bad input."""
 
 from __future__ import annotations
 
@@ -24,7 +24,34 @@ def _parser() -> argparse.ArgumentParser:
     render.add_argument("--stack", required=True)
     render.add_argument("--config", type=Path)
     render.add_argument("--out", type=Path, required=True, help="folder for the manifests")
+    check = commands.add_parser("check", help="evaluate the policy pack over a plan or manifests")
+    source = check.add_mutually_exclusive_group(required=True)
+    source.add_argument("--stack", help="check the plan of this stack")
+    source.add_argument("--manifests", type=Path, help="check every YAML document in this folder")
+    check.add_argument("--config", type=Path, help="stack file to plan instead of Pulumi.<stack>.yaml")
+    check.add_argument("--policy-config", type=Path,
+                       help="pack config; default policies/config/<stack>.json (prod's for --manifests)")
+    check.add_argument("--json", type=Path, dest="json_out", help="also write the report as JSON here")
     return parser
+
+
+def _check(args) -> int:
+    from preflight import check
+    from preflight.runner import PROJECT_DIR
+
+    config_path = args.policy_config or PROJECT_DIR / "policies" / "config" / f"{args.stack or 'prod'}.json"
+    try:
+        policy_config = check.load_policy_config(config_path)
+        subjects = (check.manifest_subjects(args.manifests) if args.manifests
+                    else check.plan_subjects(_run(args.stack, args.config)))
+    except check.CheckInputError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    violations = check.evaluate(subjects, policy_config)
+    print(check.format_report(violations, len(subjects), policy_config, config_path))
+    if args.json_out:
+        args.json_out.write_text(json.dumps(check.report_json(violations, len(subjects), policy_config), indent=2))
+    return EXIT_PROGRAM_FAILED if any(v.enforcement == "mandatory" for v in violations) else EXIT_OK
 
 
 def _load(stack: str, config_path: Path | None):
@@ -71,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
         written = write_manifests(plan, args.out)
         print(f"Rendered {len(written)} Kubernetes manifests to {args.out}")
         return EXIT_OK
+    if args.command == "check":
+        return _check(args)
     return EXIT_BAD_INPUT
 
 

@@ -7,6 +7,8 @@ from typing import Literal, Optional
 
 from pydantic import Field, field_validator, model_validator
 
+from policies.rules.images import image_pin_problem
+
 from .base import DnsLabel, Hostname, IamPrincipalArn, Quantity, Secret, StrictModel
 
 
@@ -77,27 +79,6 @@ class StatefulConfig(StrictModel):
 
     storage_gi: int = Field(10, ge=1)
     mount_path: str = "/data"
-
-
-_IMAGE = re.compile(
-    r"^(?P<repo>[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*)"
-    r"(?::(?P<tag>[\w][\w.-]{0,127}))?(?:@(?P<digest>sha256:[a-f0-9]{64}))?$"
-)
-
-
-def image_pin_problem(image: str) -> Optional[str]:
-    """Why an image reference is not pinned, or None when it is (shared with the policy pack)."""
-    match = _IMAGE.match(image)
-    if not match:
-        return "is not a valid image reference"
-    if match.group("digest"):
-        return None
-    tag = match.group("tag")
-    if not tag:
-        return "has no tag; pin a version tag (e.g. ':1.4.2') or a digest ('@sha256:...')"
-    if tag == "latest":
-        return "uses ':latest'; pin a version tag (e.g. ':1.4.2') or a digest"
-    return None
 
 
 class AppConfig(StrictModel):

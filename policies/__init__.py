@@ -1,0 +1,1 @@
+"""The eks-platform CrossGuard policy pack (rules in policies/rules)."""
