@@ -5,9 +5,13 @@ import pulumi_aws as aws
 
 from components.addons import ClusterAddons, ClusterAddonsArgs
 from components.autoscaler import ClusterAutoscaler, ClusterAutoscalerArgs
+from components.cert_manager import CertManager, CertManagerArgs
 from components.cluster import Cluster, ClusterArgs
 from components.config import StackConfigError, load_from_pulumi
 from components.naming import cluster_name, common_tags
+from components.ingress_controller import IngressController, IngressControllerArgs
+from components.logging import Logging, LoggingArgs
+from components.monitoring import Monitoring, MonitoringArgs
 from components.network import Network, NetworkArgs
 from components.node_groups import NodeGroups, NodeGroupsArgs
 
@@ -34,7 +38,7 @@ NodeGroups("nodes", NodeGroupsArgs(
     cluster=cluster.eks_cluster, cluster_name=name, groups=config.node_groups,
     subnet_ids=network.private_subnet_ids, partition=partition, tags=tags,
 ))
-ClusterAddons("addons", ClusterAddonsArgs(
+addons = ClusterAddons("addons", ClusterAddonsArgs(
     cluster=cluster.eks_cluster, provider=cluster.provider, oidc_provider_arn=cluster.oidc_provider_arn,
     oidc_issuer=cluster.oidc_issuer, versions=config.addons, partition=partition,
     high_availability=config.is_prod, tags=tags,
@@ -45,8 +49,30 @@ ClusterAutoscaler("autoscaler", ClusterAutoscalerArgs(
     oidc_issuer=cluster.oidc_issuer, tags=tags,
 ))
 
+# 3. Platform services. Monitoring comes first: it installs the ServiceMonitor and
+#    PrometheusRule CRDs the other charts create objects of.
+k8s_version = config.cluster.kubernetes_version
+monitoring = Monitoring("monitoring", MonitoringArgs(
+    config=config.monitoring, kubernetes_version=k8s_version, high_availability=config.is_prod,
+    default_issuer=config.cert_manager.default_issuer, provider=cluster.provider,
+), opts=pulumi.ResourceOptions(depends_on=[addons]))
+cert_manager = CertManager("cert-manager", CertManagerArgs(
+    config=config.cert_manager, region=config.region, partition=partition, kubernetes_version=k8s_version,
+    high_availability=config.is_prod, provider=cluster.provider, oidc_provider_arn=cluster.oidc_provider_arn,
+    oidc_issuer=cluster.oidc_issuer, tags=tags, monitoring_crds=[monitoring.release],
+))
+ingress = IngressController("ingress", IngressControllerArgs(
+    config=config.ingress, kubernetes_version=k8s_version, high_availability=config.is_prod,
+    provider=cluster.provider, tags=tags, monitoring_crds=[monitoring.release],
+))
+Logging("logging", LoggingArgs(
+    config=config.logging, kubernetes_version=k8s_version, high_availability=config.is_prod,
+    default_issuer=cert_manager.default_issuer, provider=cluster.provider, monitoring_crds=[monitoring.release],
+), opts=pulumi.ResourceOptions(depends_on=[addons]))
+
 # Stack outputs (docs/runbook.md says what each is for).
 pulumi.export("clusterName", name)
 pulumi.export("kubeconfig", pulumi.Output.secret(cluster.kubeconfig_json))
 pulumi.export("oidcProviderArn", cluster.oidc_provider_arn)
 pulumi.export("vpcId", network.vpc_id)
+pulumi.export("grafanaAdminPassword", monitoring.grafana_admin_password)

@@ -45,7 +45,7 @@ class Registration:
         return {
             "urn": self.urn, "type": self.type, "name": self.name, "parent": self.parent,
             "custom": self.custom, "protect": self.protect, "provider": self.provider,
-            "dependencies": self.dependencies, "inputs": self.inputs,
+            "dependencies": self.dependencies, "inputs": self.inputs, "secretPaths": self.secret_paths,
         }
 
 

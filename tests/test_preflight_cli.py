@@ -9,7 +9,7 @@ from pathlib import Path
 
 from conftest import ROOT, run_preflight
 
-JSON_KEYS = {"urn", "type", "name", "parent", "custom", "protect", "provider", "dependencies", "inputs"}
+JSON_KEYS = {"urn", "type", "name", "parent", "custom", "protect", "provider", "dependencies", "inputs", "secretPaths"}
 
 
 def test_plan_prints_a_tree_with_counts():

@@ -18,6 +18,11 @@ class ResourcesConfig(StrictModel):
     cpu_limit: Quantity
     memory_limit: Quantity
 
+    def as_kubernetes(self) -> dict[str, dict[str, str]]:
+        """The container `resources` block."""
+        return {"requests": {"cpu": self.cpu_request, "memory": self.memory_request},
+                "limits": {"cpu": self.cpu_limit, "memory": self.memory_limit}}
+
 
 class IngressConfig(StrictModel):
     """Traefik, the platform's only ingress controller (behind one AWS NLB)."""
@@ -87,6 +92,8 @@ class MonitoringConfig(StrictModel):
 
 
 class ElasticsearchConfig(StrictModel):
+    version: str = Field("9.2.8", pattern=r"^(8|9)\.\d+\.\d+$")
+    """Elasticsearch and Kibana version (ECK 3.5 runs 8.x and 9.x)."""
     nodes: int = Field(1, ge=1, le=30)
     storage_gi: int = Field(50, ge=1)
     heap: Quantity = "1Gi"

@@ -24,7 +24,7 @@ from .tenancy import TeamConfig
 # Namespaces the platform itself owns; a team may not take one.
 PLATFORM_NAMESPACES = frozenset({
     "default", "kube-system", "kube-public", "kube-node-lease",
-    "ingress", "cert-manager", "monitoring", "logging", "elastic-system",
+    "ingress", "cert-manager", "monitoring", "node-exporter", "logging", "elastic-system",
 })
 
 

@@ -10,6 +10,7 @@ from pydantic import Field, field_validator, model_validator
 from policies.rules.images import image_pin_problem
 
 from .base import DnsLabel, Hostname, IamPrincipalArn, Quantity, Secret, StrictModel
+from .services import ResourcesConfig
 
 
 class QuotaConfig(StrictModel):
@@ -44,7 +45,9 @@ class TeamAccessConfig(StrictModel):
     viewer: list[IamPrincipalArn] = Field(default_factory=list)
 
 
-class AppResourcesConfig(StrictModel):
+class AppResourcesConfig(ResourcesConfig):
+    """Container requests and limits of an app (within the team's LimitRange)."""
+
     cpu_request: Quantity = "250m"
     memory_request: Quantity = "256Mi"
     cpu_limit: Quantity = "500m"

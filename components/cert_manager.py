@@ -1,0 +1,135 @@
+"""cert-manager and the Let's Encrypt ClusterIssuers every TLS Ingress uses."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Optional, Sequence
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.charts import pinned_release
+from components.config.services import CertManagerConfig
+from components.hardening import RESTRICTED_CONTAINER_SECURITY_CONTEXT, RESTRICTED_POD_SECURITY_CONTEXT
+from components.irsa import IrsaRole, IrsaRoleArgs
+from components.namespaces import labelled_namespace
+from components.tls_ingress import INGRESS_CLASS
+
+NAMESPACE = "cert-manager"
+SERVICE_ACCOUNT = "cert-manager"
+ACME_SERVERS = {
+    "letsencrypt-staging": "https://acme-staging-v02.api.letsencrypt.org/directory",
+    "letsencrypt-prod": "https://acme-v02.api.letsencrypt.org/directory",
+}
+
+
+def route53_policy(hosted_zone_id: str, partition: str) -> str:
+    """What cert-manager's Route53 solver needs, and only on the configured zone."""
+    return json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": ["route53:GetChange"],
+             "Resource": [f"arn:{partition}:route53:::change/*"]},
+            {"Effect": "Allow", "Action": ["route53:ChangeResourceRecordSets", "route53:ListResourceRecordSets"],
+             "Resource": [f"arn:{partition}:route53:::hostedzone/{hosted_zone_id}"]},
+            {"Effect": "Allow", "Action": ["route53:ListHostedZonesByName"], "Resource": ["*"]},
+        ],
+    })
+
+
+def acme_solver(config: CertManagerConfig, region: str) -> dict[str, Any]:
+    if config.route53_hosted_zone_id:
+        # DNS-01 needs no inbound HTTP and can issue wildcard certificates.
+        return {"dns01": {"route53": {"region": region, "hostedZoneID": config.route53_hosted_zone_id}}}
+    return {"http01": {"ingress": {"ingressClassName": INGRESS_CLASS}}}
+
+
+def cluster_issuer_spec(issuer: str, config: CertManagerConfig, region: str) -> dict[str, Any]:
+    return {"acme": {
+        "server": ACME_SERVERS[issuer],
+        "email": config.acme_email,
+        # cert-manager creates this Secret to hold the ACME account key.
+        "privateKeySecretRef": {"name": f"{issuer}-account-key"},
+        "solvers": [acme_solver(config, region)],
+    }}
+
+
+def cert_manager_values(high_availability: bool, role_arn: Optional[pulumi.Input[str]]) -> dict[str, Any]:
+    replicas = 2 if high_availability else 1
+    security = {"securityContext": RESTRICTED_POD_SECURITY_CONTEXT,
+                "containerSecurityContext": RESTRICTED_CONTAINER_SECURITY_CONTEXT}
+    pdb = {"enabled": high_availability, "maxUnavailable": 1}
+    values: dict[str, Any] = {
+        # The chart owns its CRDs, and keeps them on uninstall so certificates survive.
+        "crds": {"enabled": True, "keep": True},
+        "replicaCount": replicas,
+        "podDisruptionBudget": pdb,
+        "resources": {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"cpu": "500m", "memory": "512Mi"}},
+        **security,
+        "prometheus": {"enabled": True, "servicemonitor": {"enabled": True}},
+        "webhook": {
+            "replicaCount": replicas, "podDisruptionBudget": pdb, **security,
+            "resources": {"requests": {"cpu": "20m", "memory": "64Mi"}, "limits": {"cpu": "200m", "memory": "256Mi"}},
+        },
+        "cainjector": {
+            "replicaCount": replicas, "podDisruptionBudget": pdb, **security,
+            "resources": {"requests": {"cpu": "20m", "memory": "128Mi"}, "limits": {"cpu": "200m", "memory": "512Mi"}},
+        },
+    }
+    if role_arn is not None:
+        values["serviceAccount"] = {"name": SERVICE_ACCOUNT,
+                                    "annotations": {"eks.amazonaws.com/role-arn": role_arn}}
+    return values
+
+
+@dataclass
+class CertManagerArgs:
+    config: CertManagerConfig
+    region: str
+    partition: str
+    kubernetes_version: str
+    high_availability: bool
+    provider: k8s.Provider
+    oidc_provider_arn: pulumi.Input[str]
+    oidc_issuer: pulumi.Input[str]
+    tags: dict[str, str]
+    monitoring_crds: Sequence[pulumi.Resource] = ()
+    """The release that installs the ServiceMonitor CRD (the chart creates one)."""
+
+
+class CertManager(pulumi.ComponentResource):
+    default_issuer: str
+
+    def __init__(self, name: str, args: CertManagerArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("eks-platform:traffic:CertManager", name, None, opts)
+        in_cluster = pulumi.ResourceOptions(parent=self, provider=args.provider)
+        namespace = labelled_namespace(f"{name}-namespace", NAMESPACE, "restricted", args.kubernetes_version,
+                                       in_cluster)
+        role_arn = None
+        if args.config.route53_hosted_zone_id:
+            role_arn = IrsaRole(f"{name}-route53", IrsaRoleArgs(
+                oidc_provider_arn=args.oidc_provider_arn, oidc_issuer=args.oidc_issuer,
+                namespace=NAMESPACE, service_account=SERVICE_ACCOUNT,
+                inline_policy=route53_policy(args.config.route53_hosted_zone_id, args.partition), tags=args.tags,
+            ), opts=pulumi.ResourceOptions(parent=self)).arn
+
+        self.release = pinned_release(
+            f"{name}-chart", "cert-manager", namespace.metadata.name,
+            cert_manager_values(args.high_availability, role_arn),
+            pulumi.ResourceOptions.merge(in_cluster, pulumi.ResourceOptions(
+                depends_on=[namespace, *args.monitoring_crds])),
+        )
+        # The ClusterIssuer kind exists only once the chart has installed its CRDs.
+        after_chart = pulumi.ResourceOptions.merge(in_cluster, pulumi.ResourceOptions(depends_on=[self.release]))
+        for issuer in ACME_SERVERS:
+            k8s.apiextensions.CustomResource(
+                f"{name}-{issuer}",
+                api_version="cert-manager.io/v1",
+                kind="ClusterIssuer",
+                metadata=k8s.meta.v1.ObjectMetaArgs(name=issuer),
+                spec=cluster_issuer_spec(issuer, args.config, args.region),
+                opts=after_chart,
+            )
+        self.default_issuer = args.config.default_issuer
+        self.register_outputs({"defaultIssuer": self.default_issuer})

@@ -1,0 +1,178 @@
+"""kube-prometheus-stack: Prometheus, Alertmanager, Grafana, node-exporter and
+kube-state-metrics, plus the platform's alert rules and dashboards."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+
+from components.addons import DEFAULT_STORAGE_CLASS
+from components.alert_rules import RULE_LABELS, platform_alerts, prometheus_rule_spec, seed_alerts
+from components.charts import pinned_release
+from components.config.services import AlertReceiverConfig, MonitoringConfig
+from components.dashboards import cluster_overview, dashboard_config_map
+from components.hardening import spread_constraints
+from components.namespaces import labelled_namespace
+from components.tls_ingress import tls_ingress
+
+NAMESPACE = "monitoring"
+# node-exporter reads the host (hostNetwork, hostPID, hostPath): it gets a namespace of its
+# own so that `monitoring` can enforce the baseline standard for everything else.
+NODE_EXPORTER_NAMESPACE = "node-exporter"
+RELEASE = "kube-prometheus-stack"
+GRAFANA_SERVICE = f"{RELEASE}-grafana"
+GRAFANA_ADMIN_SECRET = "grafana-admin"
+NULL_RECEIVER = "null"
+
+
+def receiver(config: AlertReceiverConfig) -> dict[str, Any]:
+    entry: dict[str, Any] = {"name": config.name}
+    if config.slack_api_url is not None:
+        entry["slack_configs"] = [{
+            "api_url": pulumi.Output.secret(config.slack_api_url.get_secret_value()),
+            "channel": config.slack_channel, "send_resolved": True,
+        }]
+    if config.pagerduty_routing_key is not None:
+        entry["pagerduty_configs"] = [{
+            "routing_key": pulumi.Output.secret(config.pagerduty_routing_key.get_secret_value()),
+        }]
+    return entry
+
+
+def alertmanager_config(config: MonitoringConfig) -> dict[str, Any]:
+    return {
+        "global": {"resolve_timeout": "5m"},
+        "route": {
+            "receiver": config.default_receiver or NULL_RECEIVER,
+            "group_by": ["namespace", "alertname"],
+            "group_wait": "30s", "group_interval": "5m", "repeat_interval": "12h",
+            # Watchdog fires all the time by design (a dead-man's switch); never page on it.
+            "routes": [{"receiver": NULL_RECEIVER, "matchers": ['alertname = "Watchdog"']}],
+        },
+        "receivers": [{"name": NULL_RECEIVER}, *(receiver(r) for r in config.receivers)],
+        "templates": ["/etc/alertmanager/config/*.tmpl"],
+    }
+
+
+def _pdb(replicas: int) -> dict[str, Any]:
+    return {"enabled": replicas > 1, "minAvailable": None, "maxUnavailable": 1}
+
+
+def stack_values(config: MonitoringConfig, high_availability: bool) -> dict[str, Any]:
+    prometheus_labels = {"app.kubernetes.io/name": "prometheus"}
+    alertmanager_labels = {"app.kubernetes.io/name": "alertmanager"}
+    return {
+        "crds": {"enabled": True},
+        "defaultRules": {"create": True},
+        "prometheus": {
+            "podDisruptionBudget": _pdb(config.prometheus_replicas),
+            "prometheusSpec": {
+                "replicas": config.prometheus_replicas,
+                "retention": config.prometheus_retention,
+                # Select every ServiceMonitor, PodMonitor and PrometheusRule in every namespace,
+                # not only those labelled with this release: teams ship their own.
+                "serviceMonitorSelectorNilUsesHelmValues": False,
+                "podMonitorSelectorNilUsesHelmValues": False,
+                "ruleSelectorNilUsesHelmValues": False,
+                "probeSelectorNilUsesHelmValues": False,
+                "serviceMonitorNamespaceSelector": {},
+                "ruleNamespaceSelector": {},
+                "storageSpec": {"volumeClaimTemplate": {"spec": {
+                    "storageClassName": DEFAULT_STORAGE_CLASS, "accessModes": ["ReadWriteOnce"],
+                    "resources": {"requests": {"storage": f"{config.prometheus_storage_gi}Gi"}},
+                }}},
+                "resources": {"requests": {"cpu": "500m", "memory": "2Gi"}, "limits": {"cpu": "2", "memory": "4Gi"}},
+                "topologySpreadConstraints": spread_constraints(prometheus_labels, high_availability),
+            },
+        },
+        "alertmanager": {
+            "podDisruptionBudget": _pdb(config.alertmanager_replicas),
+            "config": alertmanager_config(config),
+            "alertmanagerSpec": {
+                "replicas": config.alertmanager_replicas,
+                "storage": {"volumeClaimTemplate": {"spec": {
+                    "storageClassName": DEFAULT_STORAGE_CLASS, "accessModes": ["ReadWriteOnce"],
+                    "resources": {"requests": {"storage": "5Gi"}},
+                }}},
+                "resources": {"requests": {"cpu": "50m", "memory": "128Mi"},
+                              "limits": {"cpu": "200m", "memory": "256Mi"}},
+                "topologySpreadConstraints": spread_constraints(alertmanager_labels, high_availability),
+            },
+        },
+        "grafana": {
+            # Never the chart's default password: a generated one in a Secret we own.
+            "admin": {"existingSecret": GRAFANA_ADMIN_SECRET, "userKey": "admin-user",
+                      "passwordKey": "admin-password"},
+            "persistence": {"enabled": True, "storageClassName": DEFAULT_STORAGE_CLASS, "size": "10Gi"},
+            "sidecar": {"dashboards": {"enabled": True, "label": "grafana_dashboard", "labelValue": "1",
+                                       "searchNamespace": "ALL"}},
+            "resources": {"requests": {"cpu": "100m", "memory": "256Mi"},
+                          "limits": {"cpu": "500m", "memory": "512Mi"}},
+        },
+        "prometheus-node-exporter": {"namespaceOverride": NODE_EXPORTER_NAMESPACE},
+    }
+
+
+@dataclass
+class MonitoringArgs:
+    config: MonitoringConfig
+    kubernetes_version: str
+    high_availability: bool
+    default_issuer: str
+    provider: k8s.Provider
+
+
+class Monitoring(pulumi.ComponentResource):
+    release: k8s.helm.v3.Release
+    """Installs the monitoring.coreos.com CRDs: ServiceMonitors and PrometheusRules wait on it."""
+
+    def __init__(self, name: str, args: MonitoringArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("eks-platform:observability:Monitoring", name, None, opts)
+        in_cluster = pulumi.ResourceOptions(parent=self, provider=args.provider)
+        namespace = labelled_namespace(f"{name}-namespace", NAMESPACE, "baseline", args.kubernetes_version,
+                                       in_cluster, warn="restricted")
+        host_namespace = labelled_namespace(f"{name}-node-exporter-namespace", NODE_EXPORTER_NAMESPACE,
+                                            "privileged", args.kubernetes_version, in_cluster, warn="baseline")
+        in_namespace = pulumi.ResourceOptions.merge(in_cluster, pulumi.ResourceOptions(depends_on=[namespace]))
+
+        password = random.RandomPassword(f"{name}-grafana-password", length=32, special=False,
+                                         opts=pulumi.ResourceOptions(parent=self))
+        admin_secret = k8s.core.v1.Secret(
+            f"{name}-grafana-admin",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=GRAFANA_ADMIN_SECRET, namespace=NAMESPACE),
+            type="Opaque",
+            string_data={"admin-user": "admin", "admin-password": pulumi.Output.secret(password.result)},
+            opts=in_namespace,
+        )
+
+        self.release = pinned_release(
+            f"{name}-stack", "kube-prometheus-stack", NAMESPACE,
+            stack_values(args.config, args.high_availability),
+            pulumi.ResourceOptions.merge(in_cluster, pulumi.ResourceOptions(
+                depends_on=[namespace, host_namespace, admin_secret])),
+            timeout_seconds=900,
+        )
+        after_chart = pulumi.ResourceOptions.merge(in_cluster, pulumi.ResourceOptions(depends_on=[self.release]))
+        for rule_name, group, rules in (
+            ("seed-alerts", "eks-platform.seed", seed_alerts(args.config.alerts)),
+            ("platform-alerts", "eks-platform.platform", platform_alerts()),
+        ):
+            k8s.apiextensions.CustomResource(
+                f"{name}-{rule_name}", api_version="monitoring.coreos.com/v1", kind="PrometheusRule",
+                metadata=k8s.meta.v1.ObjectMetaArgs(name=rule_name, namespace=NAMESPACE, labels=RULE_LABELS),
+                spec=prometheus_rule_spec(group, rules), opts=after_chart,
+            )
+        dashboard_config_map(f"{name}-cluster-dashboard", "dashboard-cluster-overview", NAMESPACE,
+                             cluster_overview(), in_namespace)
+        if args.config.grafana_host:
+            tls_ingress(f"{name}-grafana-ingress", name="grafana", namespace=NAMESPACE,
+                        host=args.config.grafana_host, service_name=GRAFANA_SERVICE, service_port=80,
+                        issuer=args.default_issuer, labels={"app.kubernetes.io/name": "grafana"},
+                        opts=in_namespace)
+
+        self.grafana_admin_password = pulumi.Output.secret(password.result)
+        self.register_outputs({"grafanaAdminPassword": self.grafana_admin_password})

@@ -1,0 +1,205 @@
+"""Monitoring (kube-prometheus-stack, alerts, dashboards) and EFK logging, from the plans."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from components.alert_rules import seed_alerts
+from components.config.services import AlertThresholdsConfig
+from conftest import ROOT, PlanView, plan_stack
+from test_traffic import release
+
+RULE_TYPE = "kubernetes:monitoring.coreos.com/v1:PrometheusRule"
+
+
+def is_secret(resource: dict, path: str) -> bool:
+    """A value is secret if it, or an object or list holding it, is marked secret."""
+    return any(path == p or path.startswith((p + ".", p + "[")) for p in resource["secretPaths"])
+
+
+def alerts(plan: PlanView) -> dict[str, dict]:
+    return {rule["alert"]: rule for resource in plan.of_type(RULE_TYPE)
+            for group in resource["inputs"]["spec"]["groups"] for rule in group["rules"]}
+
+
+def test_prod_prometheus_is_ha_persistent_with_retention(plans):
+    spec = release(plans["prod"], "kube-prometheus-stack")["inputs"]["values"]["prometheus"]
+    prometheus = spec["prometheusSpec"]
+    assert prometheus["replicas"] == 2 and prometheus["retention"] == "30d"
+    claim = prometheus["storageSpec"]["volumeClaimTemplate"]["spec"]
+    assert claim["storageClassName"] == "gp3" and claim["resources"]["requests"]["storage"] == "200Gi"
+    assert spec["podDisruptionBudget"]["enabled"] is True
+    assert any(c["topologyKey"] == "topology.kubernetes.io/zone" for c in prometheus["topologySpreadConstraints"])
+    dev = release(plans["dev"], "kube-prometheus-stack")["inputs"]["values"]["prometheus"]["prometheusSpec"]
+    assert dev["replicas"] == 1 and dev["retention"] == "7d"
+    assert dev["storageSpec"]["volumeClaimTemplate"]["spec"]["resources"]["requests"]["storage"] == "20Gi"
+
+
+def test_prod_alertmanager_runs_three_replicas(plans):
+    prod = release(plans["prod"], "kube-prometheus-stack")["inputs"]["values"]["alertmanager"]
+    assert prod["alertmanagerSpec"]["replicas"] == 3 and prod["podDisruptionBudget"]["enabled"] is True
+    dev = release(plans["dev"], "kube-prometheus-stack")["inputs"]["values"]["alertmanager"]
+    assert dev["alertmanagerSpec"]["replicas"] == 1 and dev["podDisruptionBudget"]["enabled"] is False
+
+
+def test_prometheus_discovers_monitors_and_rules_in_every_namespace(plan: PlanView):
+    spec = release(plan, "kube-prometheus-stack")["inputs"]["values"]["prometheus"]["prometheusSpec"]
+    for key in ("serviceMonitorSelectorNilUsesHelmValues", "ruleSelectorNilUsesHelmValues",
+                "podMonitorSelectorNilUsesHelmValues"):
+        assert spec[key] is False
+    assert spec["serviceMonitorNamespaceSelector"] == {} and spec["ruleNamespaceSelector"] == {}
+
+
+def test_grafana_password_is_generated_and_secret(plan: PlanView):
+    values = release(plan, "kube-prometheus-stack")["inputs"]["values"]["grafana"]
+    assert "adminPassword" not in values
+    assert values["admin"]["existingSecret"] == "grafana-admin"
+    secret = plan.one("kubernetes:core/v1:Secret")
+    assert secret["inputs"]["metadata"]["name"] == "grafana-admin"
+    assert is_secret(secret, "stringData.admin-password")
+    password = plan.one("random:index/randomPassword:RandomPassword")
+    assert password["urn"] in secret["dependencies"] and password["inputs"]["length"] >= 32
+    assert values["persistence"]["enabled"] is True
+    assert plan.data["outputs"]["grafanaAdminPassword"] == "[secret]"
+
+
+SEEDS = {
+    "HighCPUUsage": ("* 100 > 80", "5m"),
+    "HighMemoryUsage": (f"> {8 * 2**30}", "5m"),
+    "ServiceDown": ("up == 0", "2m"),
+    "HighErrorRate": ("> 0.05", "5m"),
+    "HighRequestLatency": ("> 0.5", "10m"),
+}
+
+
+def test_seed_alerts_with_their_thresholds_and_durations(plan: PlanView):
+    found = alerts(plan)
+    for name, (threshold, duration) in SEEDS.items():
+        assert name in found, name
+        assert found[name]["expr"].endswith(threshold), found[name]["expr"]
+        assert found[name]["for"] == duration
+    assert 'status=~"5.."' in found["HighErrorRate"]["expr"]
+    assert found["HighRequestLatency"]["expr"].startswith("histogram_quantile(0.95")
+
+
+def test_seed_thresholds_follow_config():
+    custom = AlertThresholdsConfig.model_validate({"cpuPercent": 90, "cpuFor": "10m", "latencySeconds": 1.5})
+    by_name = {rule["alert"]: rule for rule in seed_alerts(custom)}
+    assert by_name["HighCPUUsage"]["expr"].endswith("> 90") and by_name["HighCPUUsage"]["for"] == "10m"
+    assert by_name["HighRequestLatency"]["expr"].endswith("> 1.5")
+
+
+@pytest.mark.parametrize("name, fragment, duration", [
+    ("NodeNotReady", 'kube_node_status_condition{condition="Ready",status="true"} == 0', "5m"),
+    ("PodPendingTooLong", 'phase="Pending"', "10m"),
+    ("PodCrashLooping", 'reason="CrashLoopBackOff"', "15m"),
+    ("PersistentVolumeFillingUp", "> 0.85", "5m"),
+    ("CertificateExpiringSoon", "< 14 * 24 * 3600", "1h"),
+])
+def test_platform_alerts(plans, name, fragment, duration):
+    rule = alerts(plans["prod"])[name]
+    assert fragment in rule["expr"] and rule["for"] == duration
+
+
+def test_cluster_dashboard_is_a_sidecar_configmap(plan: PlanView):
+    maps = [r for r in plan.of_type("kubernetes:core/v1:ConfigMap")
+            if r["inputs"]["metadata"].get("labels", {}).get("grafana_dashboard") == "1"]
+    names = {m["inputs"]["metadata"]["name"] for m in maps}
+    assert "dashboard-cluster-overview" in names
+    board = json.loads(next(iter(next(m for m in maps if m["inputs"]["metadata"]["name"] ==
+                                     "dashboard-cluster-overview")["inputs"]["data"].values())))
+    assert board["uid"] and board["panels"] and all(p["targets"][0]["expr"] for p in board["panels"])
+    sidecar = release(plan, "kube-prometheus-stack")["inputs"]["values"]["grafana"]["sidecar"]["dashboards"]
+    assert sidecar["label"] == "grafana_dashboard" and sidecar["searchNamespace"] == "ALL"
+
+
+def test_receivers_come_from_config_and_their_credentials_stay_secret(tmp_path):
+    stack = yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())
+    stack["config"]["eks-platform:monitoring"].update({
+        "receivers": [{"name": "oncall", "pagerdutyRoutingKey": {"secure": "AAABAOnCiPhErTeXt"}},
+                      {"name": "slack", "slackChannel": "#alerts", "slackApiUrl": {"secure": "AAABAsLaCk"}}],
+        "defaultReceiver": "oncall",
+    })
+    config = tmp_path / "Pulumi.prod.yaml"
+    config.write_text(yaml.safe_dump(stack))
+    plan = plan_stack("prod", tmp_path, config)
+    stack_release = release(plan, "kube-prometheus-stack")
+    alertmanager = stack_release["inputs"]["values"]["alertmanager"]["config"]
+    assert alertmanager["route"]["receiver"] == "oncall"
+    names = [r["name"] for r in alertmanager["receivers"]]
+    assert names == ["null", "oncall", "slack"]
+    assert alertmanager["receivers"][2]["slack_configs"][0]["channel"] == "#alerts"
+    assert is_secret(stack_release, "values.alertmanager.config.receivers[1].pagerduty_configs[0].routing_key")
+    assert is_secret(stack_release, "values.alertmanager.config.receivers[2].slack_configs[0].api_url")
+    assert not is_secret(stack_release, "values.prometheus.prometheusSpec.replicas")
+
+
+# -- Logging --------------------------------------------------------------------------------
+
+def elasticsearch(plan: PlanView) -> dict:
+    return plan.one("kubernetes:elasticsearch.k8s.elastic.co/v1:Elasticsearch")["inputs"]["spec"]
+
+
+def test_prod_elasticsearch_has_three_zone_spread_nodes_on_retained_volumes(plans):
+    prod = elasticsearch(plans["prod"])["nodeSets"][0]
+    assert prod["count"] == 3
+    claim = prod["volumeClaimTemplates"][0]["spec"]
+    assert claim["storageClassName"] == "gp3-retain" and claim["resources"]["requests"]["storage"] == "200Gi"
+    assert elasticsearch(plans["prod"])["volumeClaimDeletePolicy"] == "DeleteOnScaledownOnly"
+    pod = prod["podTemplate"]["spec"]
+    assert any(c["topologyKey"] == "topology.kubernetes.io/zone" and c["whenUnsatisfiable"] == "DoNotSchedule"
+               for c in pod["topologySpreadConstraints"])
+    container = pod["containers"][0]
+    assert {"name": "ES_JAVA_OPTS", "value": "-Xms4096m -Xmx4096m"} in container["env"]
+    assert container["resources"]["limits"]["memory"] == "8Gi"
+
+    dev = elasticsearch(plans["dev"])["nodeSets"][0]
+    assert dev["count"] == 1 and dev["volumeClaimTemplates"][0]["spec"]["storageClassName"] == "gp3"
+
+
+def test_the_retain_storage_class_keeps_volumes(plan: PlanView):
+    classes = {r["inputs"]["metadata"]["name"]: r["inputs"] for r in plan.of_type("kubernetes:storage.k8s.io/v1:StorageClass")}
+    assert classes["gp3-retain"]["reclaimPolicy"] == "Retain"
+
+
+def test_kibana_is_published_over_tls(plan: PlanView):
+    kibana = plan.one("kubernetes:kibana.k8s.elastic.co/v1:Kibana")["inputs"]["spec"]
+    assert kibana["elasticsearchRef"] == {"name": "logs"}
+    ingress = [i for i in plan.of_type("kubernetes:networking.k8s.io/v1:Ingress")
+               if i["inputs"]["metadata"]["name"] == "kibana"]
+    assert len(ingress) == 1
+    spec = ingress[0]["inputs"]["spec"]
+    assert spec["tls"][0]["hosts"] == [spec["rules"][0]["host"]]
+    assert spec["rules"][0]["http"]["paths"][0]["backend"]["service"] == {"name": "logs-kb-http",
+                                                                         "port": {"number": 5601}}
+
+
+def test_fluent_bit_ships_over_tls_with_eck_credentials_and_reads_only_log_dirs(plan: PlanView):
+    values = release(plan, "fluent-bit")["inputs"]["values"]
+    output = values["config"]["outputs"]
+    assert "tls On" in output and "tls.verify On" in output and "HTTP_Passwd ${ES_PASSWORD}" in output
+    assert values["env"] == [{"name": "ES_PASSWORD", "valueFrom": {"secretKeyRef": {
+        "name": "logs-es-elastic-user", "key": "elastic"}}}]
+    host_paths = [v["hostPath"]["path"] for v in values["daemonSetVolumes"]]
+    assert host_paths == ["/var/log/containers", "/var/log/pods"]
+    assert all(m["readOnly"] is True for m in values["daemonSetVolumeMounts"])
+    assert values["securityContext"]["readOnlyRootFilesystem"] is True
+    assert values["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    assert values["kind"] == "DaemonSet"
+
+
+@pytest.mark.parametrize("stack, days", [("dev", 7), ("prod", 30)])
+def test_log_retention_is_an_index_lifecycle_policy(plans, stack, days):
+    job = plans[stack].one("kubernetes:batch/v1:Job")
+    env = {e["name"]: e.get("value") for e in job["inputs"]["spec"]["template"]["spec"]["containers"][0]["env"]}
+    policy = json.loads(env["POLICY"])
+    assert policy["policy"]["phases"]["delete"] == {"min_age": f"{days}d", "actions": {"delete": {}}}
+    template = json.loads(env["TEMPLATE"])
+    assert template["index_patterns"] == ["k8s-logs-*"]
+    assert template["template"]["settings"]["index.lifecycle.name"] == env["POLICY_NAME"]
+    assert "Logstash_Prefix k8s-logs" in release(plans[stack], "fluent-bit")["inputs"]["values"]["config"]["outputs"]
+    # Fluent Bit starts after the policy exists, so no index is born without it.
+    assert job["urn"] in release(plans[stack], "fluent-bit")["dependencies"]

@@ -1,0 +1,142 @@
+"""Traffic layer: Traefik behind the platform's only NLB, cert-manager and its issuers."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Iterator
+
+import yaml
+
+from components.tls_ingress import ENTRYPOINTS_ANNOTATION, ISSUER_ANNOTATION
+from conftest import ROOT, PlanView, plan_stack
+
+EXTERNAL_TYPES = {"LoadBalancer", "NodePort"}
+
+
+def release(plan: PlanView, chart: str) -> dict[str, Any]:
+    matches = [r for r in plan.of_type("kubernetes:helm.sh/v3:Release") if r["inputs"]["chart"] == chart]
+    assert len(matches) == 1, f"expected one {chart} release"
+    return matches[0]
+
+
+def external_service_settings(value: Any, path: str = "") -> Iterator[str]:
+    """Every `type: LoadBalancer|NodePort` anywhere in a values tree."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            where = f"{path}.{key}" if path else key
+            if key in ("type", "serviceType") and item in EXTERNAL_TYPES:
+                yield where
+            yield from external_service_settings(item, where)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from external_service_settings(item, f"{path}[{index}]")
+
+
+def external_services(plan: PlanView) -> list[str]:
+    found = [f"Service {r['name']}" for r in plan.of_type("kubernetes:core/v1:Service")
+             if (r["inputs"].get("spec") or {}).get("type") in EXTERNAL_TYPES]
+    for r in plan.of_type("kubernetes:helm.sh/v3:Release"):
+        found += [f"{r['inputs']['chart']}:{p}" for p in external_service_settings(r["inputs"]["values"])]
+    return found
+
+
+def test_only_the_ingress_controller_is_exposed_outside_the_cluster(plan: PlanView):
+    assert external_services(plan) == ["traefik:service.spec.type"]
+
+
+def test_the_exposure_check_catches_another_load_balancer(plan: PlanView):
+    values = {"grafana": {"service": {"type": "NodePort"}}, "ports": [{"serviceType": "LoadBalancer"}]}
+    assert list(external_service_settings(values)) == ["grafana.service.type", "ports[0].serviceType"]
+
+
+def test_traefik_is_the_default_ingress_class_behind_an_nlb(plan: PlanView):
+    values = release(plan, "traefik")["inputs"]["values"]
+    assert values["ingressClass"] == {"enabled": True, "isDefaultClass": True, "name": "traefik"}
+    annotations = values["service"]["annotations"]
+    assert annotations["service.beta.kubernetes.io/aws-load-balancer-type"] == "nlb"
+    assert "service.beta.kubernetes.io/aws-load-balancer-internal" not in annotations
+    assert values["service"]["spec"]["type"] == "LoadBalancer"
+
+
+def test_http_redirects_to_https(plan: PlanView):
+    redirect = release(plan, "traefik")["inputs"]["values"]["ports"]["web"]["http"]["redirections"]["entryPoint"]
+    assert redirect == {"to": "websecure", "scheme": "https", "permanent": True}
+
+
+def test_prod_runs_at_least_two_spread_replicas_with_a_pdb(plans):
+    prod = release(plans["prod"], "traefik")["inputs"]["values"]
+    assert prod["deployment"]["replicas"] >= 2
+    assert prod["podDisruptionBudget"] == {"enabled": True, "maxUnavailable": 1}
+    zone = [c for c in prod["topologySpreadConstraints"] if c["topologyKey"] == "topology.kubernetes.io/zone"]
+    assert zone and zone[0]["whenUnsatisfiable"] == "DoNotSchedule"
+    dev = release(plans["dev"], "traefik")["inputs"]["values"]
+    assert dev["deployment"]["replicas"] == 1 and dev["podDisruptionBudget"]["enabled"] is False
+
+
+def test_traefik_is_hardened_scraped_and_bounded(plan: PlanView):
+    values = release(plan, "traefik")["inputs"]["values"]
+    container = values["securityContext"]
+    assert container["allowPrivilegeEscalation"] is False and container["readOnlyRootFilesystem"] is True
+    assert container["capabilities"] == {"drop": ["ALL"]}
+    assert values["podSecurityContext"]["runAsNonRoot"] is True
+    assert values["podSecurityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert set(values["resources"]) == {"requests", "limits"}
+    assert values["metrics"]["prometheus"]["serviceMonitor"]["enabled"] is True
+
+
+def test_charts_that_create_service_monitors_wait_for_their_crd(plan: PlanView):
+    monitoring = release(plan, "kube-prometheus-stack")["urn"]
+    for chart in ("traefik", "cert-manager", "fluent-bit"):
+        assert monitoring in release(plan, chart)["dependencies"], chart
+
+
+def test_cert_manager_installs_its_crds(plan: PlanView):
+    values = release(plan, "cert-manager")["inputs"]["values"]
+    assert values["crds"] == {"enabled": True, "keep": True}
+    assert release(plan, "cert-manager")["inputs"]["version"] == "v1.21.1"
+
+
+def test_both_lets_encrypt_issuers_solve_http01_through_traefik(plan: PlanView):
+    issuers = {r["inputs"]["metadata"]["name"]: r["inputs"]["spec"]["acme"]
+               for r in plan.of_type("kubernetes:cert-manager.io/v1:ClusterIssuer")}
+    assert set(issuers) == {"letsencrypt-staging", "letsencrypt-prod"}
+    assert "acme-staging-v02" in issuers["letsencrypt-staging"]["server"]
+    assert issuers["letsencrypt-prod"]["server"] == "https://acme-v02.api.letsencrypt.org/directory"
+    for acme in issuers.values():
+        assert acme["email"] == "platform@example.com"
+        assert acme["solvers"] == [{"http01": {"ingress": {"ingressClassName": "traefik"}}}]
+
+
+def test_dev_certificates_come_from_staging_and_prod_from_prod(plans):
+    for stack, issuer in (("dev", "letsencrypt-staging"), ("prod", "letsencrypt-prod")):
+        ingresses = plans[stack].of_type("kubernetes:networking.k8s.io/v1:Ingress")
+        assert ingresses
+        for ingress in ingresses:
+            metadata, spec = ingress["inputs"]["metadata"], ingress["inputs"]["spec"]
+            assert metadata["annotations"][ISSUER_ANNOTATION] == issuer
+            assert metadata["annotations"][ENTRYPOINTS_ANNOTATION] == "websecure"
+            hosts = [rule["host"] for rule in spec["rules"]]
+            assert spec["tls"][0]["hosts"] == hosts and spec["ingressClassName"] == "traefik"
+
+
+def test_route53_zone_switches_issuers_to_dns01_with_a_scoped_irsa_role(tmp_path):
+    stack = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())
+    stack["config"]["eks-platform:certManager"]["route53HostedZoneId"] = "Z0123456789ABCDEF"
+    config = tmp_path / "Pulumi.dev.yaml"
+    config.write_text(yaml.safe_dump(stack))
+    plan = plan_stack("dev", tmp_path, config)
+
+    for issuer in plan.of_type("kubernetes:cert-manager.io/v1:ClusterIssuer"):
+        assert issuer["inputs"]["spec"]["acme"]["solvers"] == [
+            {"dns01": {"route53": {"region": "eu-west-1", "hostedZoneID": "Z0123456789ABCDEF"}}}]
+    role = plan.one("aws:iam/role:Role", "cert-manager-route53-role")
+    trust = json.loads(role["inputs"]["assumeRolePolicy"])
+    conditions = trust["Statement"][0]["Condition"]["StringEquals"]
+    assert "system:serviceaccount:cert-manager:cert-manager" in conditions.values()
+    policy = json.loads(plan.one("aws:iam/rolePolicy:RolePolicy", "cert-manager-route53-policy")["inputs"]["policy"])
+    change = [s for s in policy["Statement"] if "route53:ChangeResourceRecordSets" in s["Action"]][0]
+    assert change["Resource"] == ["arn:aws:route53:::hostedzone/Z0123456789ABCDEF"]
+    values = release(plan, "cert-manager")["inputs"]["values"]
+    annotated = values["serviceAccount"]["annotations"]["eks.amazonaws.com/role-arn"]
+    assert annotated.startswith("arn:aws:iam::") and ":role/" in annotated
+    assert values["serviceAccount"]["name"] == "cert-manager"
