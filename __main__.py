@@ -14,6 +14,7 @@ from components.logging import Logging, LoggingArgs
 from components.monitoring import Monitoring, MonitoringArgs
 from components.network import Network, NetworkArgs
 from components.node_groups import NodeGroups, NodeGroupsArgs
+from components.team import Team, TeamArgs
 
 # 1. Stack config: validated before any resource exists; a bad key stops here with every
 #    problem listed (RunError: Pulumi prints the message without a traceback).
@@ -65,10 +66,20 @@ ingress = IngressController("ingress", IngressControllerArgs(
     config=config.ingress, kubernetes_version=k8s_version, high_availability=config.is_prod,
     provider=cluster.provider, tags=tags, monitoring_crds=[monitoring.release],
 ))
-Logging("logging", LoggingArgs(
+logging = Logging("logging", LoggingArgs(
     config=config.logging, kubernetes_version=k8s_version, high_availability=config.is_prod,
     default_issuer=cert_manager.default_issuer, provider=cluster.provider, monitoring_crds=[monitoring.release],
 ), opts=pulumi.ResourceOptions(depends_on=[addons]))
+
+# 4. Tenancy: one isolated namespace per team, with its apps. After the ingress controller and
+#    cert-manager, so a team's first Ingress is served and certified on the first `pulumi up`.
+for team_config in config.teams:
+    Team(f"team-{team_config.name}", TeamArgs(
+        config=team_config, cluster_name=name, cluster=cluster.eks_cluster, kubernetes_version=k8s_version,
+        high_availability=config.is_prod, default_issuer=cert_manager.default_issuer, provider=cluster.provider,
+        monitoring_crds=[monitoring.release], oidc_provider_arn=cluster.oidc_provider_arn,
+        oidc_issuer=cluster.oidc_issuer, tags=tags,
+    ), opts=pulumi.ResourceOptions(depends_on=[ingress, cert_manager]))
 
 # Stack outputs (docs/runbook.md says what each is for).
 pulumi.export("clusterName", name)

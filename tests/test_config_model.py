@@ -195,3 +195,19 @@ def test_misspelt_namespace_is_caught(tmp_path):
     path.write_text("config:\n  eks-platfrom:cluster: {}\n")
     with pytest.raises(StackFileError, match=r"did you mean 'eks-platform:cluster'"):
         read_stack_file(path)
+
+
+def test_a_principal_gets_one_access_entry(dev):
+    admin = dev["cluster"]["admins"][0]
+    dev["teams"][1]["access"] = {"viewer": [admin], "developer": [dev["teams"][0]["access"]["admin"][0]]}
+    found = problems(dev)
+    assert any(p.startswith("teams[1].access.developer[0]:") and "teams[0].access.admin[0]" in p for p in found)
+    assert any(p.startswith("teams[1].access.viewer[0]:") and "cluster.admins" in p for p in found)
+
+
+def test_shipped_stacks_have_three_tiers_and_a_second_team():
+    for stack in ("dev", "prod"):
+        config = parse_stack_config(stack_values(stack))
+        shop = {app.name: app for app in config.teams[0].apps}
+        assert set(shop) == {"frontend", "backend", "database"} and len(config.teams) >= 2
+        assert shop["database"].stateful and shop["frontend"].host and shop["frontend"].depends_on == ["backend"]

@@ -98,6 +98,18 @@ def cross_key_issues(config: StackConfig) -> list[ConfigIssue]:
             f"(known: {sorted(receivers) or 'none'})",
         ))
 
+    # EKS allows one access entry per IAM principal and cluster: a principal can hold one role.
+    holders: dict[str, str] = {arn: "cluster.admins" for arn in config.cluster.admins}
+    for t, team in enumerate(config.teams):
+        for level in ("admin", "developer", "viewer"):
+            for i, arn in enumerate(getattr(team.access, level)):
+                where = f"teams[{t}].access.{level}[{i}]"
+                if arn in holders:
+                    issues.append(ConfigIssue(where, f"{arn} already has access through {holders[arn]}; "
+                                                     "EKS allows one access entry per principal, keep one"))
+                else:
+                    holders[arn] = where
+
     for dup in _duplicates([team.name for team in config.teams]):
         issues.append(ConfigIssue("teams", f"team name {dup!r} is used more than once"))
 

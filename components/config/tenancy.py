@@ -61,6 +61,10 @@ class AutoscalingConfig(StrictModel):
     max_replicas: int = Field(10, ge=1)
     cpu_utilization: int = Field(70, ge=1, le=100)
     memory_utilization: int = Field(80, ge=1, le=100)
+    scale_up_stabilization_seconds: int = Field(0, ge=0, le=3600)
+    """Scale up at once (at most doubling, or +4 pods, every 15 s)."""
+    scale_down_stabilization_seconds: int = Field(300, ge=0, le=3600)
+    """Scale down only after 5 minutes of low load, by at most 10% a minute."""
 
 
 class ProbeConfig(StrictModel):

@@ -1,0 +1,129 @@
+"""The pod an app runs: hardened, probed, bounded, and spread in prod. Pure data, so tests
+(and the policy pack) read exactly what the Deployment or StatefulSet will carry."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from components.config.tenancy import AppConfig
+from components.hardening import RESTRICTED_CONTAINER_SECURITY_CONTEXT, RESTRICTED_POD_SECURITY_CONTEXT, spread_constraints
+
+PORT_NAME = "http"
+DATA_VOLUME = "data"
+
+
+def selector_labels(team: str, app: str) -> dict[str, str]:
+    return {"app.kubernetes.io/name": app, "app.kubernetes.io/instance": f"{team}-{app}"}
+
+
+def app_labels(team: str, app: str) -> dict[str, str]:
+    return {**selector_labels(team, app), "app.kubernetes.io/part-of": team, "app.kubernetes.io/managed-by": "pulumi"}
+
+
+def secret_name(app: str) -> str:
+    return f"{app}-env"
+
+
+def probes(app: AppConfig) -> dict[str, Any]:
+    if app.probe.tcp:
+        check: dict[str, Any] = {"tcpSocket": {"port": PORT_NAME}}
+    else:
+        check = {"httpGet": {"path": app.probe.path, "port": PORT_NAME}}
+    return {
+        # Up to 150 s to start before liveness may restart it.
+        "startupProbe": {**check, "periodSeconds": 5, "failureThreshold": 30},
+        "livenessProbe": {**check, "periodSeconds": 10, "timeoutSeconds": 2, "failureThreshold": 3},
+        "readinessProbe": {**check, "periodSeconds": 5, "timeoutSeconds": 2, "failureThreshold": 3},
+    }
+
+
+def env(app: AppConfig) -> list[dict[str, Any]]:
+    plain = [{"name": key, "value": value} for key, value in sorted(app.env.items())]
+    # Secret values live only in the Secret; the pod refers to them by key.
+    secret = [{"name": key, "valueFrom": {"secretKeyRef": {"name": secret_name(app.name), "key": key}}}
+              for key in sorted(app.secrets)]
+    return plain + secret
+
+
+def container(app: AppConfig) -> dict[str, Any]:
+    mounts = [{"name": "tmp", "mountPath": "/tmp"}]
+    if app.stateful:
+        mounts.append({"name": DATA_VOLUME, "mountPath": app.stateful.mount_path})
+    return {
+        "name": app.name,
+        "image": app.image,
+        "ports": [{"name": PORT_NAME, "containerPort": app.port, "protocol": "TCP"}],
+        "env": env(app),
+        "resources": app.resources.as_kubernetes(),
+        "securityContext": RESTRICTED_CONTAINER_SECURITY_CONTEXT,
+        "volumeMounts": mounts,
+        **probes(app),
+    }
+
+
+def pod_template(app: AppConfig, team: str, service_account: str, high_availability: bool) -> dict[str, Any]:
+    pod_security = dict(RESTRICTED_POD_SECURITY_CONTEXT)
+    if app.stateful:
+        # The volume must be writable by the image's non-root user.
+        pod_security.update({"fsGroup": 2000, "fsGroupChangePolicy": "OnRootMismatch"})
+    return {
+        "metadata": {"labels": app_labels(team, app.name)},
+        "spec": {
+            "serviceAccountName": service_account,
+            "automountServiceAccountToken": app.service_account_token,
+            "securityContext": pod_security,
+            "containers": [container(app)],
+            "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}}],
+            "topologySpreadConstraints": spread_constraints(selector_labels(team, app.name), high_availability),
+        },
+    }
+
+
+def rolling_value(value: str) -> int | str:
+    return int(value) if value.isdigit() else value
+
+
+def deployment_spec(app: AppConfig, team: str, service_account: str, high_availability: bool) -> dict[str, Any]:
+    return {
+        "replicas": app.autoscaling.min_replicas if app.autoscaling else app.replicas,
+        "selector": {"matchLabels": selector_labels(team, app.name)},
+        "strategy": {"type": "RollingUpdate", "rollingUpdate": {
+            "maxSurge": rolling_value(app.max_surge), "maxUnavailable": rolling_value(app.max_unavailable)}},
+        "template": pod_template(app, team, service_account, high_availability),
+    }
+
+
+def stateful_set_spec(app: AppConfig, team: str, service_account: str, high_availability: bool,
+                      headless_service: str, storage_class: str) -> dict[str, Any]:
+    assert app.stateful is not None
+    return {
+        "replicas": app.autoscaling.min_replicas if app.autoscaling else app.replicas,
+        "serviceName": headless_service,
+        "selector": {"matchLabels": selector_labels(team, app.name)},
+        "updateStrategy": {"type": "RollingUpdate"},
+        "template": pod_template(app, team, service_account, high_availability),
+        "volumeClaimTemplates": [{
+            "metadata": {"name": DATA_VOLUME},
+            "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": storage_class,
+                     "resources": {"requests": {"storage": f"{app.stateful.storage_gi}Gi"}}},
+        }],
+    }
+
+
+def hpa_behavior(app: AppConfig) -> dict[str, Any]:
+    assert app.autoscaling is not None
+    return {
+        "scaleUp": {"stabilizationWindowSeconds": app.autoscaling.scale_up_stabilization_seconds,
+                    "selectPolicy": "Max",
+                    "policies": [{"type": "Percent", "value": 100, "periodSeconds": 15},
+                                 {"type": "Pods", "value": 4, "periodSeconds": 15}]},
+        "scaleDown": {"stabilizationWindowSeconds": app.autoscaling.scale_down_stabilization_seconds,
+                      "selectPolicy": "Max",
+                      "policies": [{"type": "Percent", "value": 10, "periodSeconds": 60}]},
+    }
+
+
+def pdb_spec(app: AppConfig, team: str) -> dict[str, Any]:
+    # Config already refuses a minAvailable that would block a drain (config/stack.py).
+    budget = {"minAvailable": app.min_available} if app.min_available is not None else {"maxUnavailable": 1}
+    return {**budget, "selector": {"matchLabels": selector_labels(team, app.name)}}

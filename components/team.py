@@ -1,0 +1,136 @@
+"""A team: an isolated namespace (Pod Security restricted, quota, limits, default-deny
+network), access from IAM through EKS access entries, and its apps."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from components.app import App, AppArgs, Peer
+from components.config.tenancy import TeamConfig
+from components.ingress_controller import NAMESPACE as INGRESS_NAMESPACE
+from components.monitoring import NAMESPACE as MONITORING_NAMESPACE
+from components.namespaces import labelled_namespace
+from components.team_rbac import group_name, role_rules
+
+TEAM_LABEL = "eks-platform/team"
+NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
+ACCESS_LEVELS = ("admin", "developer", "viewer")
+
+
+def from_namespace(name: str) -> dict[str, Any]:
+    return {"namespaceSelector": {"matchLabels": {NAMESPACE_NAME_LABEL: name}}}
+
+
+def quota_hard(team: TeamConfig) -> dict[str, str]:
+    q = team.quota
+    return {
+        "requests.cpu": q.requests_cpu, "requests.memory": q.requests_memory,
+        "limits.cpu": q.limits_cpu, "limits.memory": q.limits_memory,
+        "requests.storage": q.requests_storage, "persistentvolumeclaims": str(q.persistent_volume_claims),
+        # Nothing in a team namespace is reachable from outside but through the ingress controller.
+        "services.loadbalancers": "0", "services.nodeports": "0",
+    }
+
+
+def limit_range_limits(team: TeamConfig) -> list[dict[str, Any]]:
+    lr = team.limits
+    return [{
+        "type": "Container",
+        "default": {"cpu": lr.default_cpu, "memory": lr.default_memory},
+        "defaultRequest": {"cpu": lr.default_request_cpu, "memory": lr.default_request_memory},
+        "max": {"cpu": lr.max_cpu, "memory": lr.max_memory},
+        "min": {"cpu": lr.min_cpu, "memory": lr.min_memory},
+    }]
+
+
+def namespace_policies(team: TeamConfig) -> dict[str, dict[str, Any]]:
+    """name -> NetworkPolicy spec: deny everything, then open what every team needs."""
+    dns_ports = [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]
+    policies = {
+        "default-deny": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]},
+        "allow-dns": {"podSelector": {}, "policyTypes": ["Egress"], "egress": [{
+            "to": [{**from_namespace("kube-system"), "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
+            "ports": dns_ports}]},
+        "allow-monitoring": {"podSelector": {}, "policyTypes": ["Ingress"],
+                             "ingress": [{"from": [from_namespace(MONITORING_NAMESPACE)]}]},
+        "allow-ingress-controller": {"podSelector": {}, "policyTypes": ["Ingress"],
+                                     "ingress": [{"from": [from_namespace(INGRESS_NAMESPACE)]}]},
+    }
+    if team.allow_from_namespaces:
+        policies["allow-from-namespaces"] = {"podSelector": {}, "policyTypes": ["Ingress"], "ingress": [
+            {"from": [from_namespace(name) for name in team.allow_from_namespaces]}]}
+    return policies
+
+
+@dataclass
+class TeamArgs:
+    config: TeamConfig
+    cluster_name: pulumi.Input[str]
+    cluster: pulumi.Resource
+    """Access entries wait for the cluster."""
+    kubernetes_version: str
+    high_availability: bool
+    default_issuer: str
+    provider: k8s.Provider
+    monitoring_crds: list[pulumi.Resource]
+    oidc_provider_arn: pulumi.Input[str]
+    oidc_issuer: pulumi.Input[str]
+    tags: dict[str, str]
+
+
+class Team(pulumi.ComponentResource):
+    def __init__(self, name: str, args: TeamArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("eks-platform:tenancy:Team", name, None, opts)
+        team = args.config
+        in_cluster = pulumi.ResourceOptions(parent=self, provider=args.provider)
+        namespace = labelled_namespace(f"{name}-namespace", team.name, team.pod_security, args.kubernetes_version,
+                                       in_cluster, labels={TEAM_LABEL: team.name})
+        in_namespace = pulumi.ResourceOptions.merge(in_cluster, pulumi.ResourceOptions(depends_on=[namespace]))
+        labels = {TEAM_LABEL: team.name}
+
+        def meta(object_name: str) -> k8s.meta.v1.ObjectMetaArgs:
+            return k8s.meta.v1.ObjectMetaArgs(name=object_name, namespace=team.name, labels=labels)
+
+        k8s.core.v1.ResourceQuota(f"{name}-quota", metadata=meta("team-quota"),
+                                  spec={"hard": quota_hard(team)}, opts=in_namespace)
+        k8s.core.v1.LimitRange(f"{name}-limits", metadata=meta("team-limits"),
+                               spec={"limits": limit_range_limits(team)}, opts=in_namespace)
+        for policy_name, spec in namespace_policies(team).items():
+            k8s.networking.v1.NetworkPolicy(f"{name}-{policy_name}", metadata=meta(policy_name), spec=spec,
+                                            opts=in_namespace)
+
+        for level in ACCESS_LEVELS:
+            role = k8s.rbac.v1.Role(f"{name}-{level}-role", metadata=meta(f"team-{level}"),
+                                    rules=role_rules(level), opts=in_namespace)
+            k8s.rbac.v1.RoleBinding(
+                f"{name}-{level}-binding", metadata=meta(f"team-{level}"),
+                role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": f"team-{level}"},
+                subjects=[{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group",
+                           "name": group_name(team.name, level)}],
+                opts=pulumi.ResourceOptions.merge(in_namespace, pulumi.ResourceOptions(depends_on=[role])),
+            )
+            for index, principal in enumerate(getattr(team.access, level)):
+                aws.eks.AccessEntry(
+                    f"{name}-{level}-{index}",
+                    cluster_name=args.cluster_name, principal_arn=principal, type="STANDARD",
+                    kubernetes_groups=[group_name(team.name, level)], tags=args.tags,
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=[args.cluster]),
+                )
+
+        ports = {app.name: app.port for app in team.apps}
+        for app in team.apps:
+            callers = [Peer(other.name, ports[other.name]) for other in team.apps if app.name in other.depends_on]
+            App(f"{name}-{app.name}", AppArgs(
+                config=app, team=team.name, dependencies=[Peer(d, ports[d]) for d in app.depends_on],
+                callers=callers, high_availability=args.high_availability, default_issuer=args.default_issuer,
+                provider=args.provider, namespace=namespace, oidc_provider_arn=args.oidc_provider_arn, oidc_issuer=args.oidc_issuer, tags=args.tags,
+                monitoring_crds=args.monitoring_crds,
+            ), opts=pulumi.ResourceOptions(parent=self))
+
+        self.namespace = namespace.metadata.name
+        self.register_outputs({"namespace": self.namespace})

@@ -1,0 +1,230 @@
+"""Teams and apps: every generated object, read from the dev and prod plans."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from conftest import ROOT, PlanView, plan_stack
+
+TEAMS = {"dev": {"shop": ["frontend", "backend", "database"], "analytics": ["reports"]},
+         "prod": {"shop": ["frontend", "backend", "database"], "analytics": ["reports"]}}
+
+
+def k8s(plan: PlanView, kind_type: str, namespace: str | None = None) -> dict[str, dict]:
+    """metadata.name -> inputs, for objects of one type (in one namespace)."""
+    found = {}
+    for r in plan.of_type(kind_type):
+        metadata = r["inputs"]["metadata"]
+        if namespace is None or metadata.get("namespace") == namespace:
+            found[metadata.get("name") or r["name"]] = {**r["inputs"], "_resource": r}
+    return found
+
+
+@pytest.fixture(params=["dev", "prod"])
+def stack(request, plans):
+    return request.param, plans[request.param]
+
+
+def test_team_namespaces_enforce_restricted_pinned(stack):
+    name, plan = stack
+    namespaces = k8s(plan, "kubernetes:core/v1:Namespace")
+    for team in TEAMS[name]:
+        labels = namespaces[team]["metadata"]["labels"]
+        for mode in ("enforce", "audit", "warn"):
+            assert labels[f"pod-security.kubernetes.io/{mode}"] == "restricted"
+            assert labels[f"pod-security.kubernetes.io/{mode}-version"] == "v1.33"
+
+
+def test_quota_and_limit_range_seed_defaults_and_overrides(plans):
+    analytics = k8s(plans["prod"], "kubernetes:core/v1:ResourceQuota", "analytics")["team-quota"]["spec"]["hard"]
+    assert analytics == {"requests.cpu": "20", "requests.memory": "40Gi", "limits.cpu": "40",
+                         "limits.memory": "80Gi", "requests.storage": "200Gi", "persistentvolumeclaims": "20",
+                         "services.loadbalancers": "0", "services.nodeports": "0"}
+    shop = k8s(plans["prod"], "kubernetes:core/v1:ResourceQuota", "shop")["team-quota"]["spec"]["hard"]
+    assert shop["requests.cpu"] == "40" and shop["limits.memory"] == "160Gi"
+    limits = k8s(plans["dev"], "kubernetes:core/v1:LimitRange", "shop")["team-limits"]["spec"]["limits"][0]
+    assert limits == {"type": "Container", "default": {"cpu": "500m", "memory": "1Gi"},
+                      "defaultRequest": {"cpu": "250m", "memory": "512Mi"},
+                      "max": {"cpu": "2", "memory": "4Gi"}, "min": {"cpu": "100m", "memory": "128Mi"}}
+
+
+def test_namespace_network_policies(plans):
+    policies = k8s(plans["prod"], "kubernetes:networking.k8s.io/v1:NetworkPolicy", "analytics")
+    assert policies["default-deny"]["spec"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+    dns = policies["allow-dns"]["spec"]["egress"][0]
+    assert dns["to"][0]["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": "kube-system"}
+    assert {p["port"] for p in dns["ports"]} == {53}
+    for policy, namespace in (("allow-monitoring", "monitoring"), ("allow-ingress-controller", "ingress")):
+        source = policies[policy]["spec"]["ingress"][0]["from"][0]
+        assert source["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"] == namespace
+    allowed = policies["allow-from-namespaces"]["spec"]["ingress"][0]["from"]
+    assert [s["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"] for s in allowed] == ["shop"]
+    assert "allow-from-namespaces" not in k8s(plans["prod"], "kubernetes:networking.k8s.io/v1:NetworkPolicy", "shop")
+
+
+def test_rbac_from_iam_through_access_entries_without_wildcards(stack):
+    _, plan = stack
+    roles = k8s(plan, "kubernetes:rbac.authorization.k8s.io/v1:Role", "shop")
+    assert set(roles) == {"team-admin", "team-developer", "team-viewer"}
+    for role in roles.values():
+        for rule in role["rules"]:
+            assert "*" not in rule["verbs"] and "*" not in rule["resources"] and "*" not in rule["apiGroups"]
+    secrets = {n: any("secrets" in r["resources"] for r in role["rules"]) for n, role in roles.items()}
+    assert secrets == {"team-admin": True, "team-developer": False, "team-viewer": False}
+    bindings = k8s(plan, "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding", "shop")
+    for level in ("admin", "developer", "viewer"):
+        binding = bindings[f"team-{level}"]
+        assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": f"team-{level}"}
+        assert binding["subjects"] == [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group",
+                                        "name": f"team:shop:{level}"}]
+    entries = {e["inputs"]["principalArn"]: e["inputs"] for e in plan.of_type("aws:eks/accessEntry:AccessEntry")}
+    assert entries["arn:aws:iam::123456789012:role/shop-developer"]["kubernetesGroups"] == ["team:shop:developer"]
+    assert entries["arn:aws:iam::123456789012:role/analytics-developer"]["kubernetesGroups"] == [
+        "team:analytics:developer"]
+    assert all(e["type"] == "STANDARD" and e["clusterName"].startswith("eks-platform-") for e in entries.values())
+
+
+def test_every_app_has_its_objects(stack):
+    name, plan = stack
+    for team, apps in TEAMS[name].items():
+        accounts = k8s(plan, "kubernetes:core/v1:ServiceAccount", team)
+        services = k8s(plan, "kubernetes:core/v1:Service", team)
+        pdbs = k8s(plan, "kubernetes:policy/v1:PodDisruptionBudget", team)
+        policies = k8s(plan, "kubernetes:networking.k8s.io/v1:NetworkPolicy", team)
+        dashboards = k8s(plan, "kubernetes:core/v1:ConfigMap", team)
+        for app in apps:
+            assert accounts[app]["automountServiceAccountToken"] is False
+            assert services[app]["spec"]["type"] == "ClusterIP"
+            assert f"app-{app}" in policies and f"dashboard-{app}" in dashboards
+            # One pod at a time may go: a node drain is never blocked.
+            assert pdbs[app]["spec"]["maxUnavailable"] == 1 and "minAvailable" not in pdbs[app]["spec"]
+            assert pdbs[app]["spec"]["selector"]["matchLabels"]["app.kubernetes.io/name"] == app
+
+
+def workload(plan: PlanView, team: str, app: str) -> dict:
+    for kind in ("kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:StatefulSet"):
+        found = k8s(plan, kind, team)
+        if app in found:
+            return found[app]
+    raise AssertionError(f"no workload {team}/{app}")
+
+
+def test_deployment_is_hardened_probed_bounded(stack):
+    name, plan = stack
+    deployment = workload(plan, "shop", "backend")
+    assert deployment["_resource"]["type"] == "kubernetes:apps/v1:Deployment"
+    spec = deployment["spec"]
+    assert spec["strategy"] == {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": 0}}
+    pod = spec["template"]["spec"]
+    assert pod["securityContext"] == {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
+    container = pod["containers"][0]
+    sc = container["securityContext"]
+    assert sc["allowPrivilegeEscalation"] is False and sc["readOnlyRootFilesystem"] is True
+    assert sc["capabilities"] == {"drop": ["ALL"]}
+    for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
+        assert container[probe]["httpGet"] == {"path": "/healthz", "port": "http"}
+    assert set(container["resources"]) == {"requests", "limits"}
+    assert {"name": "tmp", "mountPath": "/tmp"} in container["volumeMounts"]
+    assert {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}} in pod["volumes"]
+    spread = pod["topologySpreadConstraints"]
+    if name == "prod":
+        assert {c["topologyKey"] for c in spread} == {"topology.kubernetes.io/zone", "kubernetes.io/hostname"}
+    else:
+        assert spread == []
+
+
+def test_hpa_targets_cpu_and_memory_with_scaling_behaviour(plans):
+    hpa = k8s(plans["prod"], "kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "shop")["frontend"]["spec"]
+    assert hpa["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": "frontend"}
+    assert (hpa["minReplicas"], hpa["maxReplicas"]) == (3, 20)
+    targets = {m["resource"]["name"]: m["resource"]["target"]["averageUtilization"] for m in hpa["metrics"]}
+    assert targets == {"cpu": 70, "memory": 80}
+    assert hpa["behavior"]["scaleDown"]["stabilizationWindowSeconds"] == 300
+    assert hpa["behavior"]["scaleUp"]["stabilizationWindowSeconds"] == 0
+    deployment = workload(plans["prod"], "shop", "frontend")["_resource"]
+    assert deployment["inputs"]["spec"]["replicas"] == 3
+    assert "database" not in k8s(plans["prod"], "kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "shop")
+
+
+def test_app_network_policy_follows_dependencies(plans):
+    policies = k8s(plans["dev"], "kubernetes:networking.k8s.io/v1:NetworkPolicy", "shop")
+    frontend, backend, database = (policies[f"app-{a}"]["spec"] for a in ("frontend", "backend", "database"))
+    ingress_ns = frontend["ingress"][0]["from"][0]["namespaceSelector"]["matchLabels"]
+    assert ingress_ns == {"kubernetes.io/metadata.name": "ingress"}
+    assert frontend["egress"] == [{"to": [{"podSelector": {"matchLabels": {
+        "app.kubernetes.io/name": "backend", "app.kubernetes.io/instance": "shop-backend"}}}],
+        "ports": [{"protocol": "TCP", "port": 8080}]}]
+    callers = [s["podSelector"]["matchLabels"]["app.kubernetes.io/name"] for s in backend["ingress"][0]["from"]]
+    assert callers == ["frontend"]
+    assert backend["egress"][0]["ports"] == [{"protocol": "TCP", "port": 5432}]
+    assert database["egress"] == [] and database["policyTypes"] == ["Ingress", "Egress"]
+    assert [s["podSelector"]["matchLabels"]["app.kubernetes.io/name"] for s in database["ingress"][0]["from"]] == [
+        "backend"]
+
+
+def test_app_with_host_gets_a_tls_ingress(plans):
+    ingress = k8s(plans["prod"], "kubernetes:networking.k8s.io/v1:Ingress", "shop")
+    assert set(ingress) == {"frontend"}
+    spec = ingress["frontend"]["spec"]
+    assert spec["tls"] == [{"hosts": ["shop.platform.example.com"], "secretName": "frontend-tls"}]
+    assert ingress["frontend"]["metadata"]["annotations"]["cert-manager.io/cluster-issuer"] == "letsencrypt-prod"
+
+
+def test_metrics_apps_get_a_service_monitor_and_alert_rules(plans):
+    monitors = k8s(plans["prod"], "kubernetes:monitoring.coreos.com/v1:ServiceMonitor", "shop")
+    assert set(monitors) == {"frontend", "backend"}
+    assert monitors["frontend"]["spec"]["endpoints"] == [{"port": "http", "path": "/metrics", "interval": "30s"}]
+    rules = k8s(plans["prod"], "kubernetes:monitoring.coreos.com/v1:PrometheusRule", "shop")
+    frontend = {r["alert"]: r for r in rules["frontend-alerts"]["spec"]["groups"][0]["rules"]}
+    assert frontend["FrontendHighErrorRate"]["expr"].endswith("> 0.02")
+    assert 'service="frontend"' in frontend["FrontendHighErrorRate"]["expr"]
+    assert frontend["FrontendHighRequestLatency"]["expr"].endswith("> 0.3")
+    release = next(r for r in plans["prod"].of_type("kubernetes:helm.sh/v3:Release")
+                   if r["inputs"]["chart"] == "kube-prometheus-stack")
+    assert release["urn"] in monitors["frontend"]["_resource"]["dependencies"]
+
+
+def test_database_is_a_stateful_set_with_its_volume(plans):
+    database = workload(plans["prod"], "shop", "database")
+    assert database["_resource"]["type"] == "kubernetes:apps/v1:StatefulSet"
+    spec = database["spec"]
+    assert spec["serviceName"] == "database-headless"
+    claim = spec["volumeClaimTemplates"][0]
+    assert claim["spec"]["resources"]["requests"]["storage"] == "100Gi"
+    assert claim["spec"]["storageClassName"] == "gp3"
+    container = spec["template"]["spec"]["containers"][0]
+    assert {"name": "data", "mountPath": "/bitnami/postgresql"} in container["volumeMounts"]
+    assert container["livenessProbe"]["tcpSocket"] == {"port": "http"}
+    headless = k8s(plans["prod"], "kubernetes:core/v1:Service", "shop")["database-headless"]
+    assert headless["spec"]["clusterIP"] == "None"
+
+
+def test_secrets_and_irsa_from_config(tmp_path):
+    stack = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())
+    backend = stack["config"]["eks-platform:teams"][0]["apps"][1]
+    backend["secrets"] = {"DATABASE_PASSWORD": {"secure": "AAABAHNlY3JldA=="}}
+    backend["irsaPolicyArns"] = ["arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"]
+    backend["serviceAccountToken"] = True
+    config = tmp_path / "Pulumi.dev.yaml"
+    config.write_text(yaml.safe_dump(stack))
+    plan = plan_stack("dev", tmp_path, config)
+
+    secret = k8s(plan, "kubernetes:core/v1:Secret", "shop")["backend-env"]
+    assert any("stringData.DATABASE_PASSWORD".startswith(p) for p in secret["_resource"]["secretPaths"])
+    deployment = workload(plan, "shop", "backend")
+    env = {e["name"]: e for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["DATABASE_PASSWORD"] == {"name": "DATABASE_PASSWORD", "valueFrom": {"secretKeyRef": {
+        "name": "backend-env", "key": "DATABASE_PASSWORD"}}}
+    assert secret["_resource"]["urn"] in deployment["_resource"]["dependencies"]
+    # The value is in the Secret only, never in the pod spec.
+    placeholder = secret["stringData"]["DATABASE_PASSWORD"]
+    assert placeholder not in json.dumps(deployment["spec"])
+
+    account = k8s(plan, "kubernetes:core/v1:ServiceAccount", "shop")["backend"]
+    assert account["automountServiceAccountToken"] is True
+    assert account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"].startswith("arn:aws:iam::")
+    trust = json.loads(plan.one("aws:iam/role:Role", "team-shop-backend-irsa-role")["inputs"]["assumeRolePolicy"])
+    assert "system:serviceaccount:shop:backend" in trust["Statement"][0]["Condition"]["StringEquals"].values()
