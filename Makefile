@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 STACK  ?= dev
 OUT    := out
 
-.PHONY: plan render test preview up clean
+.PHONY: plan render test bench preview up clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,12 +27,16 @@ render: $(VENV)/.installed
 test: $(VENV)/.installed
 	$(PY) -m pytest -q
 
+## bench: how fast the gate is (check --stack prod; check --manifests over 1,000 generated manifests)
+bench: $(VENV)/.installed
+	$(PY) bench/check_speed.py
+
 ## preview / up: the real thing (needs the Pulumi CLI, a backend login and AWS credentials)
 preview:
 	pulumi preview --stack $(STACK) --policy-pack policies --policy-pack-config policies/config/$(STACK).json
 
 up:
-	pulumi up --stack $(STACK)
+	pulumi up --stack $(STACK) --policy-pack policies --policy-pack-config policies/config/$(STACK).json
 
 clean:
 	rm -rf $(OUT) .pytest_cache

@@ -94,8 +94,8 @@ class App(pulumi.ComponentResource):
         k8s.core.v1.ServiceAccount(
             f"{name}-sa",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=app.name, namespace=team, labels=labels, annotations=annotations),
-            # No API token in the pod unless the app calls the Kubernetes API.
-            automount_service_account_token=app.service_account_token,
+            # No API token in the pod unless the app calls the Kubernetes API (then the default).
+            automount_service_account_token=None if app.service_account_token else False,
             opts=child,
         )
         workload_opts = child

@@ -70,7 +70,7 @@ def pod_template(app: AppConfig, team: str, service_account: str, high_availabil
         "metadata": {"labels": app_labels(team, app.name)},
         "spec": {
             "serviceAccountName": service_account,
-            "automountServiceAccountToken": app.service_account_token,
+            **({} if app.service_account_token else {"automountServiceAccountToken": False}),
             "securityContext": pod_security,
             "containers": [container(app)],
             "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}}],

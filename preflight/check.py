@@ -10,13 +10,21 @@ from pathlib import Path
 from typing import Any, Iterable, Optional
 
 import yaml
-from pulumi_policy import EnforcementLevel, ResourceValidationPolicy
-from pulumi_policy.policy import PolicyCustomTimeouts, PolicyResourceOptions, ResourceValidationArgs
+from pulumi_policy import EnforcementLevel, ResourceValidationPolicy, StackValidationPolicy
+from pulumi_policy.policy import (
+    PolicyCustomTimeouts,
+    PolicyResource,
+    PolicyResourceOptions,
+    ResourceValidationArgs,
+    StackValidationArgs,
+)
 from pulumi_policy.proxy import unknown_checking_proxy
 
 from policies.rules import POLICIES
 
 LEVELS = {level.value: level for level in EnforcementLevel}
+# libyaml's parser (in PyYAML's wheels) reads manifests about ten times faster than pure Python.
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class CheckInputError(Exception):
@@ -84,16 +92,22 @@ def exemptions(config: dict[str, Any]) -> list[dict[str, str]]:
             for entry in settings.get("exemptions", [])]
 
 
+def _options() -> PolicyResourceOptions:
+    return PolicyResourceOptions(protect=False, ignore_changes=[], delete_before_replace=None, aliases=[],
+                                 custom_timeouts=PolicyCustomTimeouts(0, 0, 0), additional_secret_outputs=[])
+
+
 def evaluate(subjects: Iterable[Subject], config: dict[str, Any]) -> list[Violation]:
+    """Resource rules over each subject, then stack rules over all of them, as the engine does."""
+    subjects = list(subjects)
     violations: list[Violation] = []
-    options = PolicyResourceOptions(protect=False, ignore_changes=[], delete_before_replace=None, aliases=[],
-                                    custom_timeouts=PolicyCustomTimeouts(0, 0, 0), additional_secret_outputs=[])
-    active = [(p, _level(p, config), _rule_config(p, config)) for p in POLICIES
-              if isinstance(p, ResourceValidationPolicy)]
-    for subject in subjects:
-        props = unknown_checking_proxy(subject.props)
+    options = _options()
+    levels = [(p, _level(p, config), _rule_config(p, config)) for p in POLICIES]
+    active = [(p, level, c) for p, level, c in levels if level != EnforcementLevel.DISABLED]
+    proxied = [unknown_checking_proxy(subject.props) for subject in subjects]
+    for subject, props in zip(subjects, proxied):
         for policy, level, rule_config in active:
-            if level == EnforcementLevel.DISABLED:
+            if not isinstance(policy, ResourceValidationPolicy):
                 continue
             args = ResourceValidationArgs(subject.resource_type, props, subject.urn, subject.name, options,
                                           None, rule_config)
@@ -102,6 +116,19 @@ def evaluate(subjects: Iterable[Subject], config: dict[str, Any]) -> list[Violat
                 violations.append(Violation(policy.name, level.value,
                                             f"{subject.resource_type}: {subject.name}", subject.file, message))
             policy.validate(args, report)
+
+    stack_policies = [(p, level, c) for p, level, c in active if isinstance(p, StackValidationPolicy)]
+    if stack_policies:
+        by_urn = {subject.urn: subject for subject in subjects}
+        resources = [PolicyResource(s.resource_type, props, s.urn, s.name, options, None, None, [], {})
+                     for s, props in zip(subjects, proxied)]
+        for policy, level, rule_config in stack_policies:
+            def report_stack(message: str, urn: Optional[str] = None, policy=policy, level=level) -> None:
+                subject = by_urn.get(urn or "")
+                where = f"{subject.resource_type}: {subject.name}" if subject else "stack"
+                violations.append(Violation(policy.name, level.value, where, subject.file if subject else None,
+                                            message))
+            policy.validate(StackValidationArgs(resources, rule_config), report_stack)
     return violations
 
 
@@ -115,7 +142,7 @@ def manifest_subjects(folder: Path) -> list[Subject]:
     subjects = []
     for path in sorted(p for p in folder.rglob("*") if p.suffix in (".yaml", ".yml")):
         try:
-            documents = list(yaml.safe_load_all(path.read_text()))
+            documents = list(yaml.load_all(path.read_text(), Loader=_YAML_LOADER))
         except yaml.YAMLError as err:
             mark = getattr(err, "problem_mark", None)
             where = f" at line {mark.line + 1}" if mark else ""

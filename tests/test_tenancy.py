@@ -224,7 +224,9 @@ def test_secrets_and_irsa_from_config(tmp_path):
     assert placeholder not in json.dumps(deployment["spec"])
 
     account = k8s(plan, "kubernetes:core/v1:ServiceAccount", "shop")["backend"]
-    assert account["automountServiceAccountToken"] is True
+    # Asked for: left to the default (true), never set explicitly (policy no-automount-service-account-token).
+    assert "automountServiceAccountToken" not in account
+    assert "automountServiceAccountToken" not in deployment["spec"]["template"]["spec"]
     assert account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"].startswith("arn:aws:iam::")
     trust = json.loads(plan.one("aws:iam/role:Role", "team-shop-backend-irsa-role")["inputs"]["assumeRolePolicy"])
     assert "system:serviceaccount:shop:backend" in trust["Statement"][0]["Condition"]["StringEquals"].values()

@@ -36,7 +36,7 @@ def resource_rule(name: str, description: str, severity: Severity, remediation: 
                   exemptible: bool = False) -> Callable:
     def register(validate: Callable) -> Callable:
         def checked(args: ResourceValidationArgs, report_violation) -> None:
-            if exemptible and namespace_of(args.props) in exempt_namespaces(args):
+            if exemptible and exemption_scope(args) in exempt_namespaces(args):
                 return
             validate(args, report_violation)
 
@@ -86,6 +86,13 @@ def get(value: Any, *path: str) -> Any:
 
 def namespace_of(props: Mapping) -> str:
     return get(props, "metadata", "namespace") or "default"
+
+
+def exemption_scope(args: ResourceValidationArgs) -> str:
+    """The namespace an exemption names: a Namespace object's own name, else its namespace."""
+    if kind_of(args.resource_type) == "Namespace":
+        return get(args.props, "metadata", "name") or ""
+    return namespace_of(args.props)
 
 
 def pod_spec(resource_type: str, props: Mapping) -> Optional[Mapping]:

@@ -166,3 +166,13 @@ def no_default_namespace(args, report_violation):
         return
     if namespace_of(args.props) == "default":
         report_violation(f"{kind} is in the default namespace.")
+
+
+@resource_rule("namespace-not-privileged", "No Namespace sets Pod Security enforce: privileged.", Severity.HIGH,
+               "Enforce restricted (or baseline); exempt a platform namespace by name if it must run host agents.",
+               exemptible=True)
+def namespace_not_privileged(args, report_violation):
+    if kind_of(args.resource_type) != "Namespace":
+        return
+    if (get(args.props, "metadata", "labels") or {}).get("pod-security.kubernetes.io/enforce") == "privileged":
+        report_violation("The namespace enforces the privileged Pod Security level (no restriction at all).")

@@ -18,6 +18,8 @@ GOOD_CONTAINER = {
     "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"cpu": "500m", "memory": "256Mi"}},
     "securityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
                         "capabilities": {"drop": ["ALL"]}},
+    "livenessProbe": {"httpGet": {"path": "/healthz", "port": 8080}},
+    "readinessProbe": {"httpGet": {"path": "/ready", "port": 8080}},
 }
 GOOD_POD = {"securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
             "containers": [GOOD_CONTAINER]}
@@ -79,6 +81,14 @@ POD_CASES = {
     "image-pinned": dict(container_mutate=lambda c: c.update(image="nginx:latest")),
     "resources-required": dict(container_mutate=lambda c: c["resources"]["limits"].pop("memory")),
     "read-only-root-filesystem": dict(container_mutate=lambda c: c["securityContext"].update(readOnlyRootFilesystem=False)),
+    "pss-host-ports": dict(container_mutate=lambda c: c.update(ports=[{"containerPort": 80, "hostPort": 80}])),
+    "pss-probe-host": dict(container_mutate=lambda c: c.update(lifecycle={"preStop": {"httpGet": {
+        "host": "10.0.0.1", "path": "/", "port": 80}}})),
+    "pss-apparmor": dict(container_mutate=lambda c: c["securityContext"].update(appArmorProfile={"type": "Unconfined"})),
+    "pss-selinux": dict(container_mutate=lambda c: c["securityContext"].update(seLinuxOptions={"type": "spc_t"})),
+    "pss-proc-mount": dict(container_mutate=lambda c: c["securityContext"].update(procMount="Unmasked")),
+    "pss-host-process": dict(container_mutate=lambda c: c["securityContext"].update(windowsOptions={"hostProcess": True})),
+    "no-secret-literals-in-env": dict(container_mutate=lambda c: c.update(env=[{"name": "DB_PASSWORD", "value": "hunter2"}])),
 }
 
 
