@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 STACK  ?= dev
 OUT    := out
 
-.PHONY: plan render test bench preview up clean
+.PHONY: plan render test bench docs preview up clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ test: $(VENV)/.installed
 ## bench: how fast the gate is (check --stack prod; check --manifests over 1,000 generated manifests)
 bench: $(VENV)/.installed
 	$(PY) bench/check_speed.py
+
+## docs: regenerate docs/policies.md from the rules' metadata (a test fails when it is stale)
+docs: $(VENV)/.installed
+	$(PY) -m policies.reference > docs/policies.md
 
 ## preview / up: the real thing (needs the Pulumi CLI, a backend login and AWS credentials)
 preview:

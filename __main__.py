@@ -35,7 +35,7 @@ cluster = Cluster("cluster", ClusterArgs(
     private_subnet_ids=network.private_subnet_ids, public_subnet_ids=network.public_subnet_ids,
     partition=partition, protect=config.is_prod, tags=tags,
 ))
-NodeGroups("nodes", NodeGroupsArgs(
+nodes = NodeGroups("nodes", NodeGroupsArgs(
     cluster=cluster.eks_cluster, cluster_name=name, groups=config.node_groups,
     subnet_ids=network.private_subnet_ids, partition=partition, tags=tags,
 ))
@@ -51,25 +51,28 @@ ClusterAutoscaler("autoscaler", ClusterAutoscalerArgs(
 ))
 
 # 3. Platform services. Monitoring comes first: it installs the ServiceMonitor and
-#    PrometheusRule CRDs the other charts create objects of.
+#    PrometheusRule CRDs the other charts create objects of. Every in-cluster layer depends
+#    on the nodes and add-ons, so `pulumi destroy` removes it (and the NLB and EBS volumes
+#    its controllers clean up) while nodes, EBS CSI and the control plane still run.
 k8s_version = config.cluster.kubernetes_version
+on_nodes = pulumi.ResourceOptions(depends_on=[nodes, addons])
 monitoring = Monitoring("monitoring", MonitoringArgs(
     config=config.monitoring, kubernetes_version=k8s_version, high_availability=config.is_prod,
     default_issuer=config.cert_manager.default_issuer, provider=cluster.provider,
-), opts=pulumi.ResourceOptions(depends_on=[addons]))
+), opts=on_nodes)
 cert_manager = CertManager("cert-manager", CertManagerArgs(
     config=config.cert_manager, region=config.region, partition=partition, kubernetes_version=k8s_version,
     high_availability=config.is_prod, provider=cluster.provider, oidc_provider_arn=cluster.oidc_provider_arn,
     oidc_issuer=cluster.oidc_issuer, tags=tags, monitoring_crds=[monitoring.release],
-))
+), opts=on_nodes)
 ingress = IngressController("ingress", IngressControllerArgs(
     config=config.ingress, kubernetes_version=k8s_version, high_availability=config.is_prod,
     provider=cluster.provider, tags=tags, monitoring_crds=[monitoring.release],
-))
+), opts=on_nodes)
 logging = Logging("logging", LoggingArgs(
     config=config.logging, kubernetes_version=k8s_version, high_availability=config.is_prod,
     default_issuer=cert_manager.default_issuer, provider=cluster.provider, monitoring_crds=[monitoring.release],
-), opts=pulumi.ResourceOptions(depends_on=[addons]))
+), opts=on_nodes)
 
 # 4. Tenancy: one isolated namespace per team, with its apps. After the ingress controller and
 #    cert-manager, so a team's first Ingress is served and certified on the first `pulumi up`.
@@ -79,7 +82,7 @@ for team_config in config.teams:
         high_availability=config.is_prod, default_issuer=cert_manager.default_issuer, provider=cluster.provider,
         monitoring_crds=[monitoring.release], oidc_provider_arn=cluster.oidc_provider_arn,
         oidc_issuer=cluster.oidc_issuer, tags=tags,
-    ), opts=pulumi.ResourceOptions(depends_on=[ingress, cert_manager]))
+    ), opts=pulumi.ResourceOptions(depends_on=[nodes, addons, ingress, cert_manager]))
 
 # Stack outputs (docs/runbook.md says what each is for).
 pulumi.export("clusterName", name)
