@@ -10,11 +10,21 @@ from typing import Any
 
 RUNTIME_DEFAULT_SECCOMP = {"type": "RuntimeDefault"}
 
-# No fixed user id: each image brings its own non-root user, and the kubelet refuses to
-# start one that would run as root.
-RESTRICTED_POD_SECURITY_CONTEXT: dict[str, Any] = {
-    "runAsNonRoot": True, "seccompProfile": RUNTIME_DEFAULT_SECCOMP,
-}
+# A numeric user and group, always: the kubelet can only prove runAsNonRoot for a numeric
+# user, so it refuses to start an image whose USER is a name (curlimages/curl's `curl_user`)
+# with CreateContainerConfigError. 65532 is the distroless "nonroot" id; without runAsGroup
+# a user the image's /etc/passwd does not know would run in group 0 (root).
+NON_ROOT_USER = 65532
+NON_ROOT_GROUP = 65532
+
+
+def restricted_pod_security_context(user: int = NON_ROOT_USER, group: int = NON_ROOT_GROUP) -> dict[str, Any]:
+    """The restricted pod security context, running as `user`:`group` (an image's own ids
+    where its files need them)."""
+    return {"runAsNonRoot": True, "runAsUser": user, "runAsGroup": group, "seccompProfile": RUNTIME_DEFAULT_SECCOMP}
+
+
+RESTRICTED_POD_SECURITY_CONTEXT: dict[str, Any] = restricted_pod_security_context()
 
 RESTRICTED_CONTAINER_SECURITY_CONTEXT: dict[str, Any] = {
     "allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True, "runAsNonRoot": True,

@@ -119,3 +119,35 @@ def _merge(base: Any, override: Any) -> Any:
     if isinstance(base, dict) and isinstance(override, dict):
         return {**base, **{k: _merge(base.get(k), v) for k, v in override.items()}}
     return override
+
+
+# A container-level security context takes the user from its pod-level sibling.
+POD_CONTEXT_OF = {"containerSecurityContext": "securityContext", "securityContext": "podSecurityContext"}
+
+
+def non_root_contexts_without_numeric_user(values: Any, path: str = "") -> list[str]:
+    """Security contexts in our values that demand runAsNonRoot without a numeric user and
+    group of their own or of their pod: the kubelet refuses an image whose USER is a name."""
+    found = []
+    if isinstance(values, dict):
+        for key, value in values.items():
+            where = f"{path}.{key}" if path else key
+            if key in POD_CONTEXT_OF.keys() | POD_CONTEXT_OF.values() and isinstance(value, dict) \
+                    and value.get("runAsNonRoot") is True:
+                pod = values.get(POD_CONTEXT_OF.get(key, ""), {})
+                pod = pod if isinstance(pod, dict) and pod is not value else {}
+                for field in ("runAsUser", "runAsGroup"):
+                    if not isinstance(value.get(field, pod.get(field)), int):
+                        found.append(f"{where}: no numeric {field}")
+            else:
+                found += non_root_contexts_without_numeric_user(value, where)
+    return found
+
+
+def test_chart_pods_the_platform_hardens_name_a_numeric_user(plans):
+    assert non_root_contexts_without_numeric_user(
+        {"securityContext": {"runAsNonRoot": True}, "containerSecurityContext": {"runAsNonRoot": True}}) == [
+        "securityContext: no numeric runAsUser", "securityContext: no numeric runAsGroup",
+        "containerSecurityContext: no numeric runAsUser", "containerSecurityContext: no numeric runAsGroup"]
+    for label, inputs in releases(plans):
+        assert non_root_contexts_without_numeric_user(inputs["values"]) == [], label

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 
 import pytest
@@ -10,6 +11,8 @@ import yaml
 from components.alert_rules import seed_alerts
 from components.config.services import AlertThresholdsConfig
 from conftest import ROOT, PlanView, plan_stack
+from policies.rules.base import containers, pod_spec
+from preflight.check import Subject, evaluate
 from test_traffic import release
 
 RULE_TYPE = "kubernetes:monitoring.coreos.com/v1:PrometheusRule"
@@ -203,3 +206,44 @@ def test_log_retention_is_an_index_lifecycle_policy(plans, stack, days):
     assert "Logstash_Prefix k8s-logs" in release(plans[stack], "fluent-bit")["inputs"]["values"]["config"]["outputs"]
     # Fluent Bit starts after the policy exists, so no index is born without it.
     assert job["urn"] in release(plans[stack], "fluent-bit")["dependencies"]
+
+
+# -- Pods that must run as non-root name a numeric user (issue #13, finding 1) -------------
+
+POD_TEMPLATE_KINDS = ("Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob")
+
+
+def non_root_pods_without_numeric_user(plan: PlanView) -> list[str]:
+    """Containers whose effective runAsNonRoot is true but whose effective runAsUser or
+    runAsGroup is not a number: the kubelet refuses an image whose USER is a name."""
+    found = []
+    for resource in plan.resources:
+        if resource["type"].rsplit(":", 1)[-1] not in POD_TEMPLATE_KINDS:
+            continue
+        spec = pod_spec(resource["type"], resource["inputs"])
+        pod = spec.get("securityContext") or {}
+        for label, container in containers(spec):
+            own = container.get("securityContext") or {}
+            if own.get("runAsNonRoot", pod.get("runAsNonRoot")) is not True:
+                continue
+            for field in ("runAsUser", "runAsGroup"):
+                if not isinstance(own.get(field, pod.get(field)), int):
+                    found.append(f"{resource['name']} {label}: no numeric {field}")
+    return found
+
+
+def test_every_non_root_pod_names_a_numeric_user_and_group(plan: PlanView):
+    assert plan.one("kubernetes:batch/v1:Job")  # the ILM Job that never started
+    assert non_root_pods_without_numeric_user(plan) == []
+
+
+def test_the_gate_refuses_a_non_root_pod_without_a_numeric_user(plans):
+    job = copy.deepcopy(plans["dev"].one("kubernetes:batch/v1:Job"))
+    props = job["inputs"]
+    assert "run-as-non-root-needs-numeric-user" not in {
+        v.policy for v in evaluate([Subject(job["type"], job["name"], job["urn"], props)], {"all": "mandatory"})}
+    for context in (props["spec"]["template"]["spec"]["securityContext"],
+                    props["spec"]["template"]["spec"]["containers"][0]["securityContext"]):
+        context.pop("runAsUser", None)
+    found = evaluate([Subject(job["type"], job["name"], job["urn"], props)], {"all": "mandatory"})
+    assert any(v.policy == "run-as-non-root-needs-numeric-user" and "runAsUser" in v.message for v in found)

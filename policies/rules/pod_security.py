@@ -118,3 +118,25 @@ def volume_types(spec, metadata):
         refused = sorted(sources - RESTRICTED_VOLUME_SOURCES)
         if refused:
             yield f"volume {volume.get('name', '?')} is of type {', '.join(refused)}."
+
+
+@pod_rule("run-as-non-root-needs-numeric-user",
+          "A container that must run as non-root also names a numeric runAsUser and runAsGroup.", Severity.HIGH,
+          "Set securityContext.runAsUser and runAsGroup to non-zero numbers on the pod (or the container): "
+          "the kubelet cannot verify runAsNonRoot for an image whose USER is a name and refuses to start it.")
+def non_root_numeric_user(spec, metadata):
+    pod = spec.get("securityContext")
+    for label, container in containers(spec):
+        own = container.get("securityContext")
+
+        def effective(field: str):
+            value = get(own, field)
+            return get(pod, field) if value is None else value
+
+        if effective("runAsNonRoot") is not True:
+            continue
+        for field in ("runAsUser", "runAsGroup"):
+            value = effective(field)
+            # A real run hands numbers over as floats (65532.0); a bool is no user id.
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
+                yield f"{label} sets runAsNonRoot but no numeric {field} (the kubelet refuses a named image user)."

@@ -21,7 +21,8 @@ GOOD_CONTAINER = {
     "livenessProbe": {"httpGet": {"path": "/healthz", "port": 8080}},
     "readinessProbe": {"httpGet": {"path": "/ready", "port": 8080}},
 }
-GOOD_POD = {"securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
+GOOD_POD = {"securityContext": {"runAsNonRoot": True, "runAsUser": 65532, "runAsGroup": 65532,
+                                "seccompProfile": {"type": "RuntimeDefault"}},
             "containers": [GOOD_CONTAINER]}
 
 WORKLOADS = {
@@ -109,6 +110,8 @@ def test_container_violation_inside_an_init_container(rule):
     ("pss-host-namespaces", lambda s: s.update(hostNetwork=True)),
     ("pss-host-path-volumes", lambda s: s.update(volumes=[{"name": "logs", "hostPath": {"path": "/var/log"}}])),
     ("pss-run-as-non-root", lambda s: s["securityContext"].update(runAsUser=0)),
+    ("run-as-non-root-needs-numeric-user", lambda s: s["securityContext"].pop("runAsUser")),
+    ("run-as-non-root-needs-numeric-user", lambda s: s["securityContext"].pop("runAsGroup")),
 ])
 def test_pod_level_violations(rule, mutate):
     assert rule in violations("kubernetes:core/v1:Pod", WORKLOADS["kubernetes:core/v1:Pod"](pod(mutate)))
@@ -120,6 +123,8 @@ def test_pod_level_violations(rule, mutate):
                                                                            "localhostProfile": "p.json"})),
     ("image-pinned", lambda c: c.update(image="nginx@sha256:" + "b" * 64)),
     ("pss-run-as-non-root", lambda c: c["securityContext"].update(runAsNonRoot=True)),
+    # The user may come from the container, and a real run's numbers are floats.
+    ("run-as-non-root-needs-numeric-user", lambda c: c["securityContext"].update(runAsUser=1000.0)),
 ])
 def test_tricky_compliant_cases(rule, compliant_mutation):
     assert rule not in violations("kubernetes:core/v1:Pod", WORKLOADS["kubernetes:core/v1:Pod"](
