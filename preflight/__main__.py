@@ -62,7 +62,8 @@ def _load(stack: str, config_path: Path | None):
     path = config_path or PROJECT_DIR / f"Pulumi.{stack}.yaml"
     try:
         stack_file = read_stack_file(path)
-        config = parse_stack_config(stack_file.project_values, source=str(path))
+        config = parse_stack_config(stack_file.project_values, source=str(path), stack=stack,
+                                    is_secret=stack_file.is_secret)
     except (StackFileError, StackConfigError) as err:
         print(f"error: {err}", file=sys.stderr)
         raise SystemExit(EXIT_BAD_INPUT) from None

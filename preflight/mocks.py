@@ -13,6 +13,8 @@ from typing import Any
 
 import pulumi
 
+from components.config.regions import zone_count
+
 ACCOUNT_ID = "123456789012"
 
 
@@ -121,7 +123,8 @@ class PlatformMocks(pulumi.runtime.Mocks):
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict:
         token = args.token
         if token == "aws:index/getAvailabilityZones:getAvailabilityZones":
-            letters = "abcdef"
+            # As many zones as the region really has (a plan must not spread over invented AZs).
+            letters = "abcdefgh"[:zone_count(self.region)]
             return {"names": [f"{self.region}{c}" for c in letters],
                     "zoneIds": [f"{self.region[:3]}1-az{i + 1}" for i in range(len(letters))],
                     "id": self.region, "state": "available"}

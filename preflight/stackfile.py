@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,12 @@ class StackFile:
     engine_config: dict[str, str] = field(default_factory=dict)
     """Fully qualified keys with the engine's string encoding: what the program receives."""
     secret_keys: list[str] = field(default_factory=list)
+    secret_paths: set[tuple] = field(default_factory=set)
+    """Key paths of this project's `secure:` values (`("teams", 0, "apps", 0, "secrets", "A")`)."""
+
+    def is_secret(self, path: tuple) -> bool:
+        """Was the value at `path` (or an object holding it) a `secure:` value?"""
+        return any(path[:length] in self.secret_paths for length in range(1, len(path) + 1))
 
 
 def read_stack_file(path: Path) -> StackFile:
@@ -43,13 +50,20 @@ def read_stack_file(path: Path) -> StackFile:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise StackFileError(f"{path}: no such stack file (expected Pulumi.<stack>.yaml or --config FILE)") from None
+    loader = _StackFileLoader(text)
     try:
-        document = yaml.safe_load(text)
+        document = loader.get_single_data()
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(err, "problem", None) or str(err)
         raise StackFileError(f"{path}: broken YAML{where}: {problem}") from None
+    finally:
+        loader.dispose()
+    if loader.problems:
+        raise StackFileError(f"{path} is invalid ({len(loader.problems)} problem"
+                             f"{'s' if len(loader.problems) > 1 else ''}):\n"
+                             + "\n".join(f"  - {p}" for p in loader.problems))
     if document is None:
         document = {}
     if not isinstance(document, dict):
@@ -71,9 +85,11 @@ def read_stack_file(path: Path) -> StackFile:
             hint = f"; did you mean '{guess[0]}:{name}'?" if guess else ""
             problems.append(f"{key}: unknown config namespace '{namespace}'{hint}")
             continue
-        plain, has_secret = _replace_secure(value)
-        if has_secret:
+        plain, secure_paths = _replace_secure(value, (name,))
+        if secure_paths:
             result.secret_keys.append(key)
+            if namespace == PROJECT:
+                result.secret_paths.update(secure_paths)
         result.engine_config[key] = _engine_encoding(plain)
         if namespace == PROJECT:
             result.project_values[name] = plain
@@ -85,20 +101,65 @@ def read_stack_file(path: Path) -> StackFile:
     return result
 
 
-def _replace_secure(value: Any) -> tuple[Any, bool]:
+def _replace_secure(value: Any, path: tuple) -> tuple[Any, list[tuple]]:
+    """The value with each `secure:` object replaced by a placeholder, and the paths replaced."""
     if isinstance(value, dict):
         if set(value) == {"secure"}:
-            return SECRET_PLACEHOLDER, True
-        found = False
-        out = {}
+            return SECRET_PLACEHOLDER, [path]
+        out, found = {}, []
         for k, v in value.items():
-            out[k], secret = _replace_secure(v)
-            found = found or secret
+            out[k], inner = _replace_secure(v, path + (str(k),))
+            found += inner
         return out, found
     if isinstance(value, list):
-        pairs = [_replace_secure(v) for v in value]
-        return [p[0] for p in pairs], any(p[1] for p in pairs)
-    return value, False
+        out_list, found = [], []
+        for index, item in enumerate(value):
+            plain, inner = _replace_secure(item, path + (index,))
+            out_list.append(plain)
+            found += inner
+        return out_list, found
+    return value, []
+
+
+class _StackFileLoader(yaml.SafeLoader):
+    """SafeLoader that notes what PyYAML accepts silently: a key given twice in one mapping
+    (the last one wins, so the first value is dropped) and `key: #value`, where an unquoted
+    '#' turned the value into a comment."""
+
+    def __init__(self, stream: str):
+        super().__init__(stream)
+        self.text_lines = stream.splitlines()
+        self.problems: list[str] = []
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        first_line: dict[Any, int] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge" or not isinstance(key_node, yaml.ScalarNode):
+                continue
+            key = self.construct_object(key_node)
+            line = key_node.start_mark.line + 1
+            if key in first_line:
+                self.problems.append(
+                    f"line {line}: key {key!r} is set twice in one mapping (also at line {first_line[key]}); "
+                    "YAML keeps only the last, so the first is silently dropped: merge them into one")
+            else:
+                first_line[key] = line
+            self._note_comment_value(key, key_node, value_node)
+        return super().construct_mapping(node, deep=deep)
+
+    def _note_comment_value(self, key: Any, key_node: yaml.Node, value_node: yaml.Node) -> None:
+        # `slackChannel: #alerts` reads as an empty value. A comment usually has a space after
+        # '#'; text glued to it right after the colon is a value that needed quotes.
+        if not (isinstance(value_node, yaml.ScalarNode) and value_node.tag == "tag:yaml.org,2002:null"
+                and value_node.value == ""):
+            return
+        mark = key_node.end_mark
+        rest = self.text_lines[mark.line][mark.column:] if mark.line < len(self.text_lines) else ""
+        if re.match(r"\s*:\s+#[^\s#]", rest):
+            value = rest.split("#", 1)[1].strip()
+            self.problems.append(
+                f"line {mark.line + 1}: {key!r} is empty because YAML reads ' #{value}' as a comment; "
+                f"quote the value: {key}: '#{value}'")
 
 
 def _engine_encoding(value: Any) -> str:

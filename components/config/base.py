@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Annotated
+import types
+import typing
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, SecretStr
+from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, SecretStr, ValidationInfo,
+                      field_validator)
 from pydantic.alias_generators import to_camel
 
 
@@ -25,30 +28,70 @@ class StrictModel(BaseModel):
         frozen=True,
         validate_default=True,
         hide_input_in_errors=False,
+        use_attribute_docstrings=True,
     )
 
-
-_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-
-
-def _dns1123_label(value: str) -> str:
-    if len(value) > 63 or not _DNS1123_LABEL.match(value):
-        raise ValueError(
-            "must be a DNS-1123 label: at most 63 lowercase letters, digits or '-', "
-            "starting and ending with a letter or digit (e.g. 'checkout-api')"
-        )
-    return value
+    @field_validator("*", mode="before")
+    @classmethod
+    def _numbers_are_not_booleans(cls, value: Any, info: ValidationInfo) -> Any:
+        # pydantic would read YAML 1.1's `minSize: yes` as 1 and `off` as 0.
+        if isinstance(value, bool) and info.field_name and _is_number(cls.model_fields[info.field_name].annotation):
+            raise ValueError(f"must be a number, not {str(value).lower()} (YAML reads unquoted "
+                             "yes/no/on/off/true/false as booleans)")
+        return value
 
 
-DnsLabel = Annotated[str, AfterValidator(_dns1123_label)]
+def _is_number(annotation: Any) -> bool:
+    if annotation in (int, float):
+        return True
+    if typing.get_origin(annotation) is Annotated:
+        return _is_number(typing.get_args(annotation)[0])
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return any(_is_number(arg) for arg in typing.get_args(annotation) if arg is not type(None))
+    return False
+
+
+def pattern(regex: str, what: str, example: str) -> AfterValidator:
+    """A validator for text that must match `regex` entirely (ASCII only, no trailing newline),
+    with a message that says what is expected and shows an example."""
+    compiled = re.compile(regex, re.ASCII)
+
+    def check(value: str) -> str:
+        if not compiled.fullmatch(value):
+            raise ValueError(f"must be {what} such as {example!r}")
+        return value
+
+    return AfterValidator(check)
+
+
+# fullmatch everywhere: `$` in Python also matches before a trailing newline ("web\n").
+_DNS1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+_DNS1035_LABEL = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
+
+
+def _label(regex: re.Pattern, rule: str) -> AfterValidator:
+    def check(value: str) -> str:
+        if len(value) > 63 or not regex.fullmatch(value):
+            raise ValueError(f"must be a {rule}: at most 63 lowercase letters, digits or '-', starting with "
+                             "a letter" + ("" if regex is _DNS1035_LABEL else " or digit")
+                             + " and ending with a letter or digit (e.g. 'checkout-api')")
+        return value
+
+    return AfterValidator(check)
+
+
+DnsLabel = Annotated[str, _label(_DNS1123_LABEL, "DNS-1123 label")]
 """A Kubernetes object name that is also safe as a namespace or label value."""
 
+ServiceName = Annotated[str, _label(_DNS1035_LABEL, "DNS-1035 label (it names a Service)")]
+"""A name that becomes a Kubernetes Service name, so it must also start with a letter."""
 
-_DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+
+_DNS1123_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 
 
 def _hostname(value: str) -> str:
-    if len(value) > 253 or not _DNS1123_SUBDOMAIN.match(value) or "." not in value:
+    if len(value) > 253 or not _DNS1123_SUBDOMAIN.fullmatch(value) or "." not in value:
         raise ValueError("must be a fully qualified lowercase host name such as 'shop.example.com'")
     return value
 
@@ -58,7 +101,7 @@ Hostname = Annotated[str, AfterValidator(_hostname)]
 
 def _cidr(value: str) -> str:
     try:
-        return str(ipaddress.ip_network(value, strict=True))
+        return str(ipaddress.IPv4Network(value, strict=True))
     except ValueError as err:
         raise ValueError(f"must be an IPv4 CIDR block such as '10.0.0.0/16' ({err})") from None
 
@@ -66,13 +109,13 @@ def _cidr(value: str) -> str:
 Cidr = Annotated[str, AfterValidator(_cidr)]
 
 
-_IAM_PRINCIPAL_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:(role|user)/[\w+=,.@/-]+$")
+_IAM_PRINCIPAL_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:(role|user)/[\w+=,.@/-]+", re.ASCII)
 
 
 def _iam_principal_arn(value: str) -> str:
-    if not _IAM_PRINCIPAL_ARN.match(value):
+    if len(value) > 2048 or not _IAM_PRINCIPAL_ARN.fullmatch(value):
         raise ValueError(
-            "must be an IAM role or user ARN such as 'arn:aws:iam::123456789012:role/platform-admin'"
+            "must be an IAM role or user ARN (ASCII) such as 'arn:aws:iam::123456789012:role/platform-admin'"
         )
     return value
 
@@ -91,14 +134,14 @@ QuotedString = Annotated[str, BeforeValidator(_quoted_version)]
 """A string that YAML might otherwise read as a number (versions, quantities)."""
 
 
-_QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
+_QUANTITY = re.compile(r"[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?")
 
 
 def _quantity(value: object) -> str:
     if isinstance(value, bool):
         raise ValueError("must be a Kubernetes quantity such as '500m', '2' or '1Gi'")
     text = str(value)
-    if not _QUANTITY.match(text):
+    if not _QUANTITY.fullmatch(text):
         raise ValueError("must be a Kubernetes quantity such as '500m', '2' or '1Gi'")
     return text
 
@@ -107,11 +150,11 @@ Quantity = Annotated[str, BeforeValidator(_quantity)]
 """A Kubernetes resource quantity; bare numbers (cpu: 2) are accepted and kept as text."""
 
 
-_DURATION = re.compile(r"^([0-9]+(ms|s|m|h|d|w|y))+$")
+_DURATION = re.compile(r"([0-9]+(ms|s|m|h|d|w|y))+")
 
 
 def _duration(value: str) -> str:
-    if not _DURATION.match(value):
+    if not _DURATION.fullmatch(value):
         raise ValueError("must be a duration such as '30s', '5m', '2h' or '15d'")
     return value
 

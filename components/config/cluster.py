@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
-from typing import Literal, Optional
+from typing import Annotated, Literal, Optional
 
 from pydantic import Field, field_validator, model_validator
 
-from .base import Cidr, DnsLabel, Duration, IamPrincipalArn, QuotedString, StrictModel
+from .base import Cidr, DnsLabel, Duration, IamPrincipalArn, QuotedString, StrictModel, pattern
 
 # CloudWatch Logs accepts only these retention periods (days).
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
@@ -67,7 +67,7 @@ class ClusterConfig(StrictModel):
     @field_validator("kubernetes_version")
     @classmethod
     def _minor_version(cls, value: str) -> str:
-        if not re.match(r"^1\.\d{2}$", value):
+        if not re.fullmatch(r"1\.\d{2}", value, re.ASCII):
             raise ValueError('must be a Kubernetes minor version such as "1.33"')
         return value
 
@@ -113,16 +113,17 @@ class NodeGroupConfig(StrictModel):
         return self
 
 
-_ADDON_VERSION = r"^v\d+\.\d+\.\d+-eksbuild\.\d+$"
+AddonVersion = Annotated[str, pattern(r"v\d+\.\d+\.\d+-eksbuild\.\d+", "an EKS add-on version",
+                                       "v1.20.1-eksbuild.3")]
 
 
 class AddonVersionsConfig(StrictModel):
     """EKS managed add-on versions, pinned (check with `aws eks describe-addon-versions`)."""
 
-    vpc_cni: str = Field("v1.20.1-eksbuild.3", pattern=_ADDON_VERSION)
-    coredns: str = Field("v1.12.3-eksbuild.1", pattern=_ADDON_VERSION)
-    kube_proxy: str = Field("v1.33.0-eksbuild.2", pattern=_ADDON_VERSION)
-    ebs_csi_driver: str = Field("v1.48.0-eksbuild.1", pattern=_ADDON_VERSION)
+    vpc_cni: AddonVersion = "v1.20.1-eksbuild.3"
+    coredns: AddonVersion = "v1.12.3-eksbuild.1"
+    kube_proxy: AddonVersion = "v1.33.0-eksbuild.2"
+    ebs_csi_driver: AddonVersion = "v1.48.0-eksbuild.1"
 
 
 # cluster-autoscaler releases one minor per Kubernetes minor and supports only that one.
@@ -136,5 +137,6 @@ class AutoscalerConfig(StrictModel):
     scale_down_unneeded_time: Duration = "10m"
     scale_down_delay_after_add: Duration = "10m"
     scale_down_utilization_threshold: float = Field(0.5, gt=0, lt=1)
-    image_tag: Optional[str] = Field(None, pattern=r"^v\d+\.\d+\.\d+$")
+    image_tag: Optional[Annotated[str, pattern(r"v\d+\.\d+\.\d+", "a cluster-autoscaler image tag",
+                                               "v1.33.0")]] = None
     """Override of the image tag; by default it follows the cluster's Kubernetes minor."""

@@ -14,7 +14,8 @@ from typing import Any, Optional
 
 from pydantic import BaseModel, ValidationError
 
-from .stack import ConfigIssue, StackConfig, cross_key_issues
+from .plaintext import SecretCheck, holds_secret, plaintext_secret_issues, strip_type
+from .stack import ConfigIssue, StackConfig, cross_key_issues, key_path, stack_name_issues
 
 PROJECT = "eks-platform"
 REGION_KEY = "aws:region"
@@ -33,13 +34,22 @@ class StackConfigError(Exception):
         super().__init__("\n".join(lines))
 
 
-def parse_stack_config(raw: dict[str, Any], source: str = "stack config") -> StackConfig:
-    """Validate unqualified keys (`cluster`, `teams`, ..., `region`) into the model."""
+def parse_stack_config(raw: dict[str, Any], source: str = "stack config", *, stack: Optional[str] = None,
+                       is_secret: Optional[SecretCheck] = None) -> StackConfig:
+    """Validate unqualified keys (`cluster`, `teams`, ..., `region`) into the model.
+
+    `stack` is the stack's name (its environment must agree); `is_secret` says whether the
+    value at a key path (`("teams", 0, "apps", 1, "secrets", "TOKEN")`) was a `secure:` value.
+    Both callers pass both; without `is_secret` plain-text secrets cannot be detected.
+    """
+    issues: list[ConfigIssue] = []
+    if is_secret is not None:
+        issues += plaintext_secret_issues(raw, is_secret)
     try:
         config = StackConfig.model_validate(raw)
     except ValidationError as err:
-        raise StackConfigError([_issue_from_pydantic(e) for e in err.errors()], source) from None
-    issues = cross_key_issues(config)
+        raise StackConfigError(issues + [_issue_from_pydantic(e) for e in err.errors()], source) from None
+    issues += stack_name_issues(config, stack) + cross_key_issues(config)
     if issues:
         raise StackConfigError(issues, source)
     return config
@@ -54,6 +64,10 @@ def load_from_pulumi() -> StackConfig:
     # PULUMI_CONFIG environment (real runs) or sets it in-process (mocks); read both.
     values: dict[str, Any] = dict(runtime_config.get_config_env() or {})
     values.update(runtime_config.CONFIG.get())
+    # Secret keys: the language host lists them in PULUMI_CONFIG_SECRET_KEYS; set_all_config
+    # (mocks, providers) keeps them in-process, where is_config_secret reads them.
+    secret_keys = set(runtime_config.get_config_secret_keys_env() or [])
+    secret_keys |= {key for key in values if runtime_config.is_config_secret(key)}
     prefix = f"{PROJECT}:"
     raw: dict[str, Any] = {}
     for key, value in values.items():
@@ -63,13 +77,20 @@ def load_from_pulumi() -> StackConfig:
     region = values.get(REGION_KEY)
     if region is not None:
         raw["region"] = region
-    return parse_stack_config(raw, source=f"Stack config of '{pulumi.get_stack()}'")
+    # The engine sees only top-level keys: a key is secret when any value under it is `secure:`.
+    # preflight, which reads the file, checks each value (plain values under a secret key too).
+    secret_names = {key[len(prefix):] for key in secret_keys if key.startswith(prefix)}
+    stack = pulumi.get_stack()
+    return parse_stack_config(raw, source=f"Stack config of '{stack}'", stack=stack,
+                              is_secret=lambda path: bool(path) and path[0] in secret_names)
 
 
 def _decode(name: str, value: Any) -> Any:
     # Objects and lists reach the program as JSON text; scalars stay text and pydantic
     # converts them, so "1.33" is never turned into the float 1.33 here.
     field = StackConfig.model_fields.get(_field_name(name))
+    if value == "":
+        return None  # `key:` with nothing after it (or only a `# comment`) in the stack file
     if isinstance(value, str) and field is not None and _is_structured(field.annotation):
         try:
             return json.loads(value)
@@ -86,27 +107,9 @@ def _field_name(alias: str) -> str:
 
 
 def _is_structured(annotation: Any) -> bool:
-    annotation = _unwrap_optional(annotation)
+    annotation = strip_type(annotation)
     origin = typing.get_origin(annotation)
     return origin in (list, dict) or (isinstance(annotation, type) and issubclass(annotation, BaseModel))
-
-
-def _unwrap_optional(annotation: Any) -> Any:
-    if typing.get_origin(annotation) in (typing.Union, getattr(__import__("types"), "UnionType", None)):
-        args = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
-        if len(args) == 1:
-            return args[0]
-    return annotation
-
-
-def _path(loc: tuple) -> str:
-    text = ""
-    for part in loc:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        else:
-            text += f".{part}" if text else str(part)
-    return text or "(top level)"
 
 
 def _is_showable(value: Any) -> bool:
@@ -118,17 +121,28 @@ def _issue_from_pydantic(error: dict) -> ConfigIssue:
     kind = error["type"]
     value = error.get("input")
     if kind == "extra_forbidden":
-        return ConfigIssue(_path(loc), _unknown_key_message(loc))
+        return ConfigIssue(key_path(loc), _unknown_key_message(loc))
     if kind == "missing":
-        return ConfigIssue(_path(loc), "is required but not set")
+        return ConfigIssue(key_path(loc), "is required but not set")
+    if value is None:
+        field = _field_at(loc)
+        required = field is not None and field.is_required()
+        fix = "give it a value" if required else "give it a value or remove the key to use the default"
+        return ConfigIssue(key_path(loc), f"is empty; {fix}. If the value has a '#', quote it "
+                                          "(YAML starts a comment at ' #')")
     message = error["msg"]
     if message.startswith("Value error, "):
         message = message[len("Value error, "):]
     if message.startswith("Input should be"):
         message = "must be" + message[len("Input should be"):]
-    if _is_showable(value):
+    if isinstance(value, bool) and kind == "string_type":
+        message += (f"; YAML reads unquoted yes/no/on/off/true/false as booleans: quote it "
+                    f"('{str(value).lower()}')")
+    if any(holds_secret(_annotation_at(loc[:i])) for i in range(1, len(loc) + 1)):
+        message = f"{message} (the value given is not shown: it is a secret)"
+    elif _is_showable(value):
         message = f"{message} (given {value!r})"
-    return ConfigIssue(_path(loc), message)
+    return ConfigIssue(key_path(loc), message)
 
 
 def _unknown_key_message(loc: tuple) -> str:
@@ -139,28 +153,36 @@ def _unknown_key_message(loc: tuple) -> str:
     return f"unknown key{hint} Allowed here: {', '.join(sorted(allowed))}"
 
 
+def _annotation_at(loc: tuple) -> Any:
+    """The type the model expects at `loc` (list items and dict values followed), or None."""
+    annotation: Any = StackConfig
+    for part in loc:
+        current = strip_type(annotation)
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            field = next((f for f in current.model_fields.values() if f.alias == part), None)
+            if field is None:
+                return None
+            annotation = field.annotation
+        elif typing.get_origin(current) in (list, dict):
+            annotation = typing.get_args(current)[-1]
+        else:
+            return None
+    return annotation
+
+
+def _field_at(loc: tuple) -> Any:
+    """The pydantic FieldInfo of the key at `loc`, or None (list items, dict values)."""
+    if not loc or not isinstance(loc[-1], str):
+        return None
+    parent = strip_type(_annotation_at(loc[:-1]))
+    if isinstance(parent, type) and issubclass(parent, BaseModel):
+        return next((f for f in parent.model_fields.values() if f.alias == loc[-1]), None)
+    return None
+
+
 def _allowed_keys(loc: tuple) -> list[str]:
     """The camelCase keys the model accepts at `loc` (walks lists, dicts and sub-models)."""
-    model: Any = StackConfig
-    for part in loc:
-        if isinstance(part, int):
-            continue
-        if not (isinstance(model, type) and issubclass(model, BaseModel)):
-            return []
-        field = next((f for f in model.model_fields.values() if f.alias == part), None)
-        if field is None:
-            return []
-        model = _element_model(field.annotation)
+    model = strip_type(_annotation_at(loc))
     if isinstance(model, type) and issubclass(model, BaseModel):
         return [field.alias for field in model.model_fields.values() if field.alias]
     return []
-
-
-def _element_model(annotation: Any) -> Optional[Any]:
-    annotation = _unwrap_optional(annotation)
-    origin = typing.get_origin(annotation)
-    if origin is list:
-        return typing.get_args(annotation)[0]
-    if origin is dict:
-        return typing.get_args(annotation)[1]
-    return annotation

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
-from typing import Literal, Optional
+from typing import Annotated, Literal, Optional
 
 from pydantic import Field, field_validator
 
-from .base import Duration, Hostname, Quantity, Secret, StrictModel
+from .base import Duration, Hostname, Quantity, Secret, StrictModel, pattern
 
 
 class ResourcesConfig(StrictModel):
@@ -34,7 +34,7 @@ class IngressConfig(StrictModel):
         {"cpuRequest": "100m", "memoryRequest": "128Mi", "cpuLimit": "1", "memoryLimit": "512Mi"}))
 
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+", re.ASCII)
 
 
 class CertManagerConfig(StrictModel):
@@ -44,13 +44,15 @@ class CertManagerConfig(StrictModel):
     """Contact address Let's Encrypt writes to about expiring certificates."""
     default_issuer: Literal["letsencrypt-staging", "letsencrypt-prod"] = "letsencrypt-prod"
     """Issuer app Ingresses use: staging in dev (no rate limits), prod in prod."""
-    route53_hosted_zone_id: Optional[str] = Field(None, pattern=r"^Z[A-Z0-9]{1,32}$")
+    route53_hosted_zone_id: Optional[Annotated[str, pattern(
+        r"Z[A-Z0-9]{1,32}", "a Route53 hosted zone ID ('Z' and up to 32 capitals or digits)",
+        "Z0123456789ABCDEFGHIJ")]] = None
     """When set, issuers also solve DNS-01 through Route53 with an IRSA role."""
 
     @field_validator("acme_email")
     @classmethod
     def _email(cls, value: str) -> str:
-        if not _EMAIL.match(value):
+        if not _EMAIL.fullmatch(value):
             raise ValueError("must be an email address such as 'platform@example.com'")
         return value
 
@@ -72,7 +74,8 @@ class AlertThresholdsConfig(StrictModel):
 class AlertReceiverConfig(StrictModel):
     """One Alertmanager receiver; credentials are Pulumi secrets."""
 
-    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    name: Annotated[str, pattern(r"[a-z0-9][a-z0-9-]*", "a receiver name of lowercase letters, digits and '-'",
+                                 "team-oncall")]
     slack_channel: Optional[str] = None
     slack_api_url: Optional[Secret] = None
     pagerduty_routing_key: Optional[Secret] = None
@@ -92,7 +95,8 @@ class MonitoringConfig(StrictModel):
 
 
 class ElasticsearchConfig(StrictModel):
-    version: str = Field("9.2.8", pattern=r"^(8|9)\.\d+\.\d+$")
+    version: Annotated[str, pattern(r"(8|9)\.\d+\.\d+", "an Elasticsearch 8.x or 9.x version, major.minor.patch",
+                                    "9.2.8")] = "9.2.8"
     """Elasticsearch and Kibana version (ECK 3.5 runs 8.x and 9.x)."""
     nodes: int = Field(1, ge=1, le=30)
     storage_gi: int = Field(50, ge=1)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections import Counter
 from dataclasses import dataclass
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from .base import StrictModel, quantity_value
 from .cluster import (
@@ -18,6 +19,7 @@ from .cluster import (
     NetworkConfig,
     NodeGroupConfig,
 )
+from .regions import AVAILABILITY_ZONES
 from .services import CertManagerConfig, IngressConfig, LoggingConfig, MonitoringConfig
 from .tenancy import TeamConfig
 
@@ -28,13 +30,16 @@ PLATFORM_NAMESPACES = frozenset({
 })
 
 
+ENVIRONMENTS = ("dev", "prod")
+
+
 class StackConfig(StrictModel):
     """Everything a stack file says, under the `eks-platform:` namespace (and `aws:region`)."""
 
     environment: Literal["dev", "prod"]
     """Drives the dev/prod differences the stack files do not spell out (protect, HA spreads)."""
-    region: str = Field(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
-    """From `aws:region`."""
+    region: str
+    """From `aws:region`: one of the regions in `components/config/regions.py`."""
     network: NetworkConfig = Field(default_factory=NetworkConfig)
     cluster: ClusterConfig
     node_groups: list[NodeGroupConfig] = Field(min_length=1)
@@ -45,6 +50,15 @@ class StackConfig(StrictModel):
     monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     teams: list[TeamConfig] = Field(default_factory=list)
+
+    @field_validator("region")
+    @classmethod
+    def _known_region(cls, value: str) -> str:
+        if value not in AVAILABILITY_ZONES:
+            guess = difflib.get_close_matches(value, AVAILABILITY_ZONES, n=1)
+            hint = f"did you mean {guess[0]!r}? " if guess else ""
+            raise ValueError(f"is not an AWS region this platform knows; {hint}Known: {', '.join(sorted(AVAILABILITY_ZONES))}")
+        return value
 
     @property
     def is_prod(self) -> bool:
@@ -60,6 +74,27 @@ class ConfigIssue:
 
     def __str__(self) -> str:
         return f"{self.path}: {self.message}"
+
+
+def key_path(loc: tuple) -> str:
+    """('teams', 0, 'apps') -> 'teams[0].apps', the spelling every message uses."""
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(top level)"
+
+
+def stack_name_issues(config: StackConfig, stack: str | None) -> list[ConfigIssue]:
+    """A stack named after an environment (`prod`, `prod-eu`, `acme/eks-platform/dev`) must be it."""
+    if not stack:
+        return []
+    words = set(re.split(r"[-_./]", stack.rsplit("/", 1)[-1].lower()))
+    named = sorted(words & set(ENVIRONMENTS))
+    if len(named) == 1 and named[0] != config.environment:
+        return [ConfigIssue("environment", (
+            f"is {config.environment!r} but the stack is {stack!r}; a {named[0]} stack must say "
+            f"environment: {named[0]} (or use a stack name without '{named[0]}')"))]
+    return []
 
 
 def _duplicates(names: list[str]) -> set[str]:
@@ -79,6 +114,13 @@ def cross_key_issues(config: StackConfig) -> list[ConfigIssue]:
             "autoscaler.imageTag",
             f"no cluster-autoscaler image is known for Kubernetes {version} (known: "
             f"{sorted(AUTOSCALER_IMAGE_TAGS)}); set the matching v{version}.x tag",
+        ))
+
+    zones = AVAILABILITY_ZONES[config.region]
+    if config.network.az_count > zones:
+        issues.append(ConfigIssue(
+            "network.azCount",
+            f"{config.region} has {zones} Availability Zones; use at most {zones} (given {config.network.az_count})",
         ))
 
     endpoint = config.cluster.endpoint

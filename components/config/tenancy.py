@@ -9,7 +9,7 @@ from pydantic import Field, field_validator, model_validator
 
 from policies.rules.images import image_pin_problem
 
-from .base import DnsLabel, Hostname, IamPrincipalArn, Quantity, Secret, StrictModel
+from .base import DnsLabel, Hostname, IamPrincipalArn, Quantity, Secret, ServiceName, StrictModel
 from .services import ResourcesConfig
 
 
@@ -91,7 +91,8 @@ class StatefulConfig(StrictModel):
 class AppConfig(StrictModel):
     """One app of a team: a Deployment (or StatefulSet) with everything around it."""
 
-    name: DnsLabel
+    name: ServiceName
+    """Names the app's Service, Deployment or StatefulSet, ServiceAccount and PDB."""
     image: str
     port: int = Field(8080, ge=1, le=65535)
     replicas: int = Field(2, ge=1, le=100)
@@ -103,7 +104,7 @@ class AppConfig(StrictModel):
     secrets: dict[str, Secret] = Field(default_factory=dict)
     """Secret env vars from `pulumi config set --secret`; stored in a Kubernetes Secret."""
     host: Optional[Hostname] = None
-    depends_on: list[DnsLabel] = Field(default_factory=list)
+    depends_on: list[ServiceName] = Field(default_factory=list)
     """Apps (same team) this app calls; opens egress to them and ingress on their side."""
     probe: ProbeConfig = Field(default_factory=ProbeConfig)
     metrics: Optional[MetricsConfig] = None
@@ -119,7 +120,11 @@ class AppConfig(StrictModel):
     @field_validator("image")
     @classmethod
     def _pinned_image(cls, value: str) -> str:
-        problem = image_pin_problem(value)
+        # The reference pattern is the pack's; a newline or non-ASCII must not slip past its `$`.
+        problem = image_pin_problem(value) if value.isascii() and value.strip() == value else "invalid"
+        if problem and not problem.startswith(("has no tag", "uses ':latest'")):
+            problem = ("must be an image reference, lowercase [registry[:port]/]repository:tag or "
+                       "repository@sha256:<64 hex>, such as 'ghcr.io/example/shop-frontend:1.4.2'")
         if problem:
             raise ValueError(problem)
         return value
@@ -128,7 +133,7 @@ class AppConfig(StrictModel):
     @classmethod
     def _int_or_percent(cls, value: object) -> str:
         text = str(value)
-        if not re.match(r"^\d+%?$", text):
+        if not re.fullmatch(r"\d+%?", text, re.ASCII):
             raise ValueError("must be a count (1) or a percentage ('25%')")
         return text
 
