@@ -17,17 +17,10 @@ import yaml
 from components.config import StackConfigError, parse_stack_config
 from components.config.regions import AVAILABILITY_ZONES
 from conftest import ROOT, run_preflight
+from config_cases import problems, stack_values
 from preflight.stackfile import StackFileError, read_stack_file
 
 
-def stack_values(stack: str) -> dict:
-    return read_stack_file(ROOT / f"Pulumi.{stack}.yaml").project_values
-
-
-def problems(raw: dict, **kwargs) -> list[str]:
-    with pytest.raises(StackConfigError) as caught:
-        parse_stack_config(raw, **kwargs)
-    return [str(issue) for issue in caught.value.issues]
 
 
 @pytest.fixture

@@ -10,19 +10,12 @@ import pytest
 import yaml
 
 from components.config import StackConfigError, parse_stack_config
+from config_cases import problems, stack_values
 from preflight.stackfile import SECRET_PLACEHOLDER, StackFileError, read_stack_file
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def stack_values(stack: str) -> dict:
-    return read_stack_file(ROOT / f"Pulumi.{stack}.yaml").project_values
-
-
-def problems(raw: dict) -> list[str]:
-    with pytest.raises(StackConfigError) as caught:
-        parse_stack_config(raw)
-    return [str(issue) for issue in caught.value.issues]
 
 
 def with_app(raw: dict, **app) -> dict:

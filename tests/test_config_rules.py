@@ -9,19 +9,10 @@ import copy
 import pytest
 from pydantic import BaseModel
 
-from components.config import StackConfig, StackConfigError, parse_stack_config
-from conftest import ROOT
-from preflight.stackfile import read_stack_file
+from components.config import StackConfig
+from config_cases import problems, stack_values
 
 
-def stack_values(stack: str) -> dict:
-    return read_stack_file(ROOT / f"Pulumi.{stack}.yaml").project_values
-
-
-def problems(raw: dict) -> list[str]:
-    with pytest.raises(StackConfigError) as caught:
-        parse_stack_config(raw)
-    return [str(issue) for issue in caught.value.issues]
 
 
 def has(found: list[str], start: str, *parts: str) -> bool:
