@@ -36,18 +36,19 @@ cluster = Cluster("cluster", ClusterArgs(
     partition=partition, protect=config.is_prod, tags=tags,
 ))
 nodes = NodeGroups("nodes", NodeGroupsArgs(
-    cluster=cluster.eks_cluster, cluster_name=name, groups=config.node_groups,
+    cluster=cluster.eks_cluster, vpc_cni=cluster.vpc_cni, cluster_name=name,
+    kubernetes_version=config.cluster.kubernetes_version, groups=config.node_groups, zones=zones,
     subnet_ids=network.private_subnet_ids, partition=partition, tags=tags,
 ))
 addons = ClusterAddons("addons", ClusterAddonsArgs(
     cluster=cluster.eks_cluster, provider=cluster.provider, oidc_provider_arn=cluster.oidc_provider_arn,
-    oidc_issuer=cluster.oidc_issuer, versions=config.addons, partition=partition,
+    oidc_issuer=cluster.oidc_issuer, node_groups=nodes.node_groups, versions=config.addons, partition=partition,
     high_availability=config.is_prod, tags=tags,
 ))
 ClusterAutoscaler("autoscaler", ClusterAutoscalerArgs(
     cluster_name=name, kubernetes_version=config.cluster.kubernetes_version, region=config.region,
     config=config.autoscaler, provider=cluster.provider, oidc_provider_arn=cluster.oidc_provider_arn,
-    oidc_issuer=cluster.oidc_issuer, tags=tags,
+    oidc_issuer=cluster.oidc_issuer, node_groups=nodes.node_groups, tags=tags,
 ))
 
 # 3. Platform services. Monitoring comes first: it installs the ServiceMonitor and

@@ -1,4 +1,9 @@
-"""In-cluster basics every other layer relies on: EBS CSI storage and metrics-server."""
+"""In-cluster basics every other layer relies on: CoreDNS, EBS CSI storage and metrics-server.
+
+Each runs a Deployment, so each waits for the node groups: an EKS add-on whose pods cannot be
+scheduled stays DEGRADED and its create times out after 20 minutes (pulumi/pulumi-eks#1819);
+a Helm release waits the same way. The gate rule `eks-addons-wait-for-nodes` keeps it so.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +25,7 @@ RETAIN_STORAGE_CLASS = "gp3-retain"
 @dataclass
 class ClusterAddonsArgs:
     cluster: eks.Cluster
+    node_groups: list[pulumi.Resource]
     provider: k8s.Provider
     oidc_provider_arn: pulumi.Input[str]
     oidc_issuer: pulumi.Input[str]
@@ -51,6 +57,20 @@ class ClusterAddons(pulumi.ComponentResource):
     def __init__(self, name: str, args: ClusterAddonsArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("eks-platform:cluster:ClusterAddons", name, None, opts)
         in_cluster = pulumi.ResourceOptions(parent=self, provider=args.provider)
+        on_nodes = pulumi.ResourceOptions(parent=self, depends_on=args.node_groups)
+
+        # OVERWRITE on create: EKS installed a self-managed CoreDNS with the cluster; the add-on
+        # takes it over instead of failing on the conflict.
+        eks.Addon(
+            f"{name}-coredns",
+            cluster=args.cluster,
+            addon_name="coredns",
+            addon_version=args.versions.coredns,
+            resolve_conflicts_on_create="OVERWRITE",
+            resolve_conflicts_on_update="OVERWRITE",
+            tags=args.tags,
+            opts=on_nodes,
+        )
 
         namespace, service_account = EBS_CSI_SERVICE_ACCOUNT
         ebs_role = IrsaRole(f"{name}-ebs-csi", IrsaRoleArgs(
@@ -65,9 +85,10 @@ class ClusterAddons(pulumi.ComponentResource):
             addon_name="aws-ebs-csi-driver",
             addon_version=args.versions.ebs_csi_driver,
             service_account_role_arn=ebs_role.arn,
+            resolve_conflicts_on_create="OVERWRITE",
             resolve_conflicts_on_update="OVERWRITE",
             tags=args.tags,
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=on_nodes,
         )
         storage_opts = pulumi.ResourceOptions.merge(in_cluster, pulumi.ResourceOptions(depends_on=[ebs_csi]))
         gp3_storage_class(f"{name}-gp3", "Delete", default=True, opts=storage_opts)
@@ -80,6 +101,6 @@ class ClusterAddons(pulumi.ComponentResource):
             "podDisruptionBudget": {"enabled": args.high_availability, "maxUnavailable": 1},
             "resources": {"requests": {"cpu": "100m", "memory": "200Mi"},
                           "limits": {"cpu": "500m", "memory": "500Mi"}},
-        }, in_cluster)
+        }, pulumi.ResourceOptions.merge(in_cluster, pulumi.ResourceOptions(depends_on=args.node_groups)))
 
         self.register_outputs({"ebsCsiRoleArn": ebs_role.arn})

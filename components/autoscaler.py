@@ -60,6 +60,8 @@ class ClusterAutoscalerArgs:
     provider: k8s.Provider
     oidc_provider_arn: pulumi.Input[str]
     oidc_issuer: pulumi.Input[str]
+    node_groups: list[pulumi.Resource]
+    """The release waits for them: its pod needs a node, and Helm waits for it to be ready."""
     tags: dict[str, str]
 
 
@@ -90,8 +92,13 @@ class ClusterAutoscaler(pulumi.ComponentResource):
                 "scale-down-unneeded-time": cfg.scale_down_unneeded_time,
                 "scale-down-delay-after-add": cfg.scale_down_delay_after_add,
                 "scale-down-utilization-threshold": str(cfg.scale_down_utilization_threshold),
+                # Node groups are one per zone; keep the zones even (autoscaler FAQ, EKS best practice).
                 "balance-similar-node-groups": "true",
                 "skip-nodes-with-system-pods": "false",
+                # Every platform and app pod mounts an emptyDir (scratch space under a read-only
+                # root filesystem); with the default `true` no node would ever be removed. Their
+                # contents are disposable; data lives on EBS volumes, and PDBs still bound evictions.
+                "skip-nodes-with-local-storage": "false",
             },
             "resources": {"requests": {"cpu": "100m", "memory": "300Mi"},
                           "limits": {"cpu": "500m", "memory": "600Mi"}},
@@ -99,5 +106,5 @@ class ClusterAutoscaler(pulumi.ComponentResource):
                                 "seccompProfile": {"type": "RuntimeDefault"}},
             "containerSecurityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
                                          "capabilities": {"drop": ["ALL"]}},
-        }, pulumi.ResourceOptions(parent=self, provider=args.provider))
+        }, pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=args.node_groups))
         self.register_outputs({"roleArn": role.arn})

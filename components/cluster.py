@@ -10,6 +10,9 @@ import pulumi_eks as eks
 import pulumi_kubernetes as k8s
 
 from components.config.cluster import CONTROL_PLANE_LOG_TYPES, AddonVersionsConfig, ClusterConfig
+from components.irsa import IrsaRole, IrsaRoleArgs
+
+VPC_CNI_SERVICE_ACCOUNT = ("kube-system", "aws-node")
 
 
 @dataclass
@@ -22,7 +25,7 @@ class ClusterArgs:
     public_subnet_ids: list[pulumi.Input[str]]
     partition: str
     protect: bool
-    """Prod: the cluster and its KMS key survive a stray `pulumi destroy`."""
+    """Prod: the cluster, its KMS key and its control-plane logs survive a stray `pulumi destroy`."""
     tags: dict[str, str] = field(default_factory=dict)
 
 
@@ -45,6 +48,8 @@ def admin_access_entries(admins: list[str], partition: str) -> dict[str, eks.Acc
 
 class Cluster(pulumi.ComponentResource):
     eks_cluster: eks.Cluster
+    vpc_cni: eks.VpcCniAddon
+    """Node groups wait for it: nodes are Ready only once aws-node runs with its own role."""
     provider: k8s.Provider
     name: str
     kubeconfig_json: pulumi.Output[str]
@@ -73,7 +78,7 @@ class Cluster(pulumi.ComponentResource):
             name=f"/aws/eks/{args.cluster_name}/cluster",
             retention_in_days=cfg.log_retention_days,
             tags=tags,
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
         )
 
         self.eks_cluster = eks.Cluster(
@@ -83,7 +88,6 @@ class Cluster(pulumi.ComponentResource):
             vpc_id=args.vpc_id,
             private_subnet_ids=args.private_subnet_ids,
             public_subnet_ids=args.public_subnet_ids,
-            node_associate_public_ip_address=False,
             endpoint_private_access=True,
             endpoint_public_access=cfg.endpoint.public_access,
             public_access_cidrs=cfg.endpoint.public_access_cidrs or None,
@@ -92,12 +96,18 @@ class Cluster(pulumi.ComponentResource):
             authentication_mode=eks.AuthenticationMode.API,
             access_entries=admin_access_entries(cfg.admins, args.partition),
             skip_default_node_group=True,
+            # Managed node groups use the security group EKS creates for the cluster; the
+            # component's own node security group would sit unused.
+            skip_default_security_groups=True,
             create_oidc_provider=True,
-            # vpc-cni, coredns and kube-proxy as EKS managed add-ons, versions pinned in config.
-            # enableNetworkPolicy: without it the VPC CNI ignores every NetworkPolicy.
-            vpc_cni_options=eks.VpcCniOptionsArgs(addon_version=args.addons.vpc_cni,
-                                                  enable_network_policy=True),
-            coredns_addon_options=eks.CoreDnsAddonOptionsArgs(version=args.addons.coredns),
+            upgrade_policy=aws.eks.ClusterUpgradePolicyArgs(support_type=cfg.upgrade_policy),
+            # Only kube-proxy is created inside the cluster: a DaemonSet is healthy with no node.
+            # CoreDNS runs a Deployment that stays DEGRADED until nodes exist, and the component
+            # would create it before any node group (pulumi-eks enables it as soon as the options
+            # object exists): ClusterAddons creates it after the nodes. The VPC CNI comes below,
+            # with the IRSA role that needs this cluster's OIDC provider.
+            coredns_addon_options=eks.CoreDnsAddonOptionsArgs(enabled=False),
+            use_default_vpc_cni=True,
             kube_proxy_addon_options=eks.KubeProxyAddonOptionsArgs(version=args.addons.kube_proxy),
             deletion_protection=args.protect,
             tags=tags,
@@ -109,6 +119,31 @@ class Cluster(pulumi.ComponentResource):
         self.oidc_provider_arn = self.eks_cluster.oidc_provider_arn
         self.oidc_issuer = self.eks_cluster.oidc_issuer
         self.secrets_key_arn = secrets_key.arn
+
+        # aws-node gets AmazonEKS_CNI_Policy through its own role instead of the node role, so
+        # no other pod on a node can manage the VPC's network interfaces (EKS best practice).
+        namespace, service_account = VPC_CNI_SERVICE_ACCOUNT
+        cni_role = IrsaRole(f"{name}-vpc-cni", IrsaRoleArgs(
+            oidc_provider_arn=self.oidc_provider_arn, oidc_issuer=self.oidc_issuer,
+            namespace=namespace, service_account=service_account,
+            managed_policy_arns=[f"arn:{args.partition}:iam::aws:policy/AmazonEKS_CNI_Policy"],
+            tags=tags,
+        ), opts=pulumi.ResourceOptions(parent=self))
+        # Adopts the aws-node DaemonSet EKS installs at creation (OVERWRITE); a DaemonSet, so
+        # it is healthy before any node exists. enableNetworkPolicy: without it the VPC CNI
+        # ignores every NetworkPolicy. Tags as a map: the component hands them to aws.eks.Addon
+        # as they are, whatever its schema says (pulumi/pulumi-eks#1924).
+        self.vpc_cni = eks.VpcCniAddon(
+            f"{name}-vpc-cni",
+            cluster_name=args.cluster_name,
+            addon_version=args.addons.vpc_cni,
+            enable_network_policy=True,
+            service_account_role_arn=cni_role.arn,
+            resolve_conflicts_on_create=eks.ResolveConflictsOnCreate.OVERWRITE,
+            resolve_conflicts_on_update=eks.ResolveConflictsOnUpdate.OVERWRITE,
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.eks_cluster]),
+        )
 
         # Every in-cluster resource gets this provider explicitly, so nothing can fall back to
         # a KUBECONFIG that happens to be set on the machine running `pulumi up`.

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Optional
 
@@ -49,6 +49,9 @@ class Subject:
     urn: str
     props: dict[str, Any]
     file: Optional[str] = None
+    parent: str = ""
+    dependencies: list[str] = field(default_factory=list)
+    """URNs, as in the plan: stack rules about creation order need them."""
 
 
 def load_policy_config(path: Path) -> dict[str, Any]:
@@ -122,6 +125,10 @@ def evaluate(subjects: Iterable[Subject], config: dict[str, Any]) -> list[Violat
         by_urn = {subject.urn: subject for subject in subjects}
         resources = [PolicyResource(s.resource_type, props, s.urn, s.name, options, None, None, [], {})
                      for s, props in zip(subjects, proxied)]
+        linked = {resource.urn: resource for resource in resources}
+        for subject, resource in zip(subjects, resources):
+            resource.parent = linked.get(subject.parent)
+            resource.dependencies = [linked[urn] for urn in subject.dependencies if urn in linked]
         for policy, level, rule_config in stack_policies:
             def report_stack(message: str, urn: Optional[str] = None, policy=policy, level=level) -> None:
                 subject = by_urn.get(urn or "")
@@ -133,7 +140,8 @@ def evaluate(subjects: Iterable[Subject], config: dict[str, Any]) -> list[Violat
 
 
 def plan_subjects(plan) -> list[Subject]:
-    return [Subject(r.type, r.name, r.urn, r.inputs) for r in plan.resources]
+    return [Subject(r.type, r.name, r.urn, r.inputs, parent=r.parent, dependencies=r.dependencies)
+            for r in plan.resources]
 
 
 def manifest_subjects(folder: Path) -> list[Subject]:

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import copy
 import json
+import re
 
 import pytest
 
+from components.config import StackConfigError, parse_stack_config
 from components.config.cluster import CONTROL_PLANE_LOG_TYPES
-from conftest import PlanView
+from conftest import ROOT, PlanView
+from preflight.check import Subject, evaluate
+from preflight.stackfile import read_stack_file
 
 K8S_PROVIDER = "pulumi:providers:kubernetes"
 
@@ -50,20 +55,20 @@ def test_api_authentication_with_access_entries(plan: PlanView):
 
 
 def test_vpc_cni_enforces_network_policy_and_addons_are_pinned(plan: PlanView):
+    cni = plan.one("eks:index:VpcCniAddon")["inputs"]
+    assert cni["enableNetworkPolicy"] is True
     inputs = plan.one("eks:index:Cluster")["inputs"]
-    assert inputs["vpcCniOptions"]["enableNetworkPolicy"] is True
-    assert inputs.get("useDefaultVpcCni") in (None, False)
-    for key in ("vpcCniOptions", "corednsAddonOptions", "kubeProxyAddonOptions"):
-        version = inputs[key].get("addonVersion") or inputs[key].get("version")
-        assert version and "eksbuild" in version
-    ebs = plan.one("eks:index:Addon")["inputs"]
-    assert ebs["addonName"] == "aws-ebs-csi-driver" and "eksbuild" in ebs["addonVersion"]
+    assert "vpcCniOptions" not in inputs, "the cluster's own VPC CNI would be a second, role-less one"
+    versions = [cni["addonVersion"], inputs["kubeProxyAddonOptions"]["version"]]
+    versions += [a["inputs"]["addonVersion"] for a in plan.of_type("eks:index:Addon")]
+    assert len(versions) == 4 and all("eksbuild" in v for v in versions)
+    ebs = addon(plan, "aws-ebs-csi-driver")["inputs"]
     assert ebs["serviceAccountRoleArn"].startswith("arn:aws:iam::")
 
 
 def test_launch_templates_require_imdsv2_and_encrypted_gp3(plan: PlanView):
     templates = plan.of_type("aws:ec2/launchTemplate:LaunchTemplate")
-    assert len(templates) == len(plan.of_type("eks:index:ManagedNodeGroup")) == 2
+    assert len(templates) == 2, "one launch template per group, shared by its zones"
     for template in templates:
         metadata = template["inputs"]["metadataOptions"]
         assert metadata["httpTokens"] == "required" and metadata["httpPutResponseHopLimit"] == 1
@@ -75,7 +80,7 @@ def test_node_groups_use_their_launch_template_and_autoscaler_tags(plan: PlanVie
     templates = {t["name"]: t for t in plan.of_type("aws:ec2/launchTemplate:LaunchTemplate")}
     for group in plan.of_type("eks:index:ManagedNodeGroup"):
         inputs = group["inputs"]
-        template = templates[f"{group['name']}-lt"]
+        template = templates[f"nodes-{inputs['labels']['eks-platform/node-group']}-lt"]
         assert inputs["launchTemplate"]["id"].startswith("lt-")
         assert template["urn"] in group["dependencies"]
         assert inputs["ignoreScalingChanges"] is True
@@ -162,3 +167,190 @@ def test_stack_outputs(plan: PlanView):
     assert outputs["clusterName"] == f"eks-platform-{plan.data['stack']}"
     assert outputs["kubeconfig"] == "[secret]"
     assert outputs["oidcProviderArn"].startswith("arn:aws:iam::") and outputs["vpcId"].startswith("vpc-")
+
+
+# -- the first `pulumi up` (issue #12) ------------------------------------------------------
+
+MNG = "eks:index:ManagedNodeGroup"
+POD_ADDONS = ("coredns", "aws-ebs-csi-driver")
+
+
+def addon(plan: PlanView, addon_name: str) -> dict:
+    found = [a for a in plan.of_type("eks:index:Addon") if a["inputs"]["addonName"] == addon_name]
+    assert len(found) == 1, f"expected one {addon_name} add-on, found {len(found)}"
+    return found[0]
+
+
+def node_group_urns(plan: PlanView) -> set[str]:
+    urns = {g["urn"] for g in plan.of_type(MNG)}
+    assert urns
+    return urns
+
+
+def test_coredns_is_not_created_inside_the_cluster_before_any_node(plan: PlanView):
+    # The Python SDK turns CoreDnsAddonOptionsArgs(version=...) into enabled: true, and
+    # pulumi-eks then creates CoreDNS inside eks.Cluster, before the node groups exist.
+    options = plan.one("eks:index:Cluster")["inputs"].get("corednsAddonOptions") or {}
+    assert options.get("enabled") is False
+
+
+@pytest.mark.parametrize("addon_name", POD_ADDONS)
+def test_addons_that_run_pods_wait_for_every_node_group(plan: PlanView, addon_name):
+    inputs = addon(plan, addon_name)
+    assert node_group_urns(plan) <= set(inputs["dependencies"])
+    assert inputs["inputs"]["resolveConflictsOnCreate"] == "OVERWRITE"
+    assert inputs["inputs"]["resolveConflictsOnUpdate"] == "OVERWRITE"
+    assert "eksbuild" in inputs["inputs"]["addonVersion"]
+
+
+@pytest.mark.parametrize("release", ["addons-metrics-server", "autoscaler-chart"])
+def test_kube_system_releases_wait_for_every_node_group(plan: PlanView, release):
+    chart = plan.one("kubernetes:helm.sh/v3:Release", release)
+    assert node_group_urns(plan) <= set(chart["dependencies"])
+
+
+def test_one_node_group_per_group_and_zone(plans):
+    for stack, zones in (("dev", 2), ("prod", 3)):
+        plan = plans[stack]
+        groups = plan.of_type(MNG)
+        assert len(groups) == 2 * zones
+        by_group: dict[str, set[str]] = {}
+        for group in groups:
+            subnets = group["inputs"]["subnetIds"]
+            assert len(subnets) == 1, "a managed node group in several AZs cannot keep zonal volumes' pods"
+            name = group["inputs"]["labels"]["eks-platform/node-group"]
+            by_group.setdefault(name, set()).add(subnets[0])
+        assert set(by_group) == {"system", "workload"}
+        assert all(len(subnets) == zones for subnets in by_group.values())
+        assert len(set.union(*by_group.values())) == zones, "every group uses the same private subnets"
+        values = plan.one("kubernetes:helm.sh/v3:Release", "autoscaler-chart")["inputs"]["values"]
+        assert values["extraArgs"]["balance-similar-node-groups"] == "true"
+
+
+def test_node_groups_are_named_by_prefix_and_follow_the_cluster_version(plan: PlanView):
+    version = plan.one("eks:index:Cluster")["inputs"]["version"]
+    prefixes = set()
+    for group in plan.of_type(MNG):
+        inputs = group["inputs"]
+        assert "nodeGroupName" not in inputs, "a fixed name makes every replacement fail with 'already exists'"
+        prefix = inputs["nodeGroupNamePrefix"]
+        assert prefix.startswith(f"eks-platform-{plan.data['stack']}-") and prefix.endswith("-")
+        assert len(prefix) <= 37, "EKS names are at most 63 characters; the prefix leaves 26 for the suffix"
+        prefixes.add(prefix)
+        assert inputs["version"] == version
+    assert len(prefixes) == len(plan.of_type(MNG))
+
+
+def test_kubernetes_in_standard_support_with_an_explicit_upgrade_policy(plan: PlanView):
+    inputs = plan.one("eks:index:Cluster")["inputs"]
+    assert inputs["version"] == "1.35"
+    assert inputs["upgradePolicy"] == {"supportType": "STANDARD"}
+    kube_proxy = inputs["kubeProxyAddonOptions"]["version"]
+    assert kube_proxy.startswith("v1.35.")
+
+
+def test_prod_protects_the_control_plane_log_group(plans):
+    assert plans["prod"].one("aws:cloudwatch/logGroup:LogGroup")["protect"] is True
+    assert plans["dev"].one("aws:cloudwatch/logGroup:LogGroup")["protect"] is False
+
+
+def test_no_unused_default_security_groups_or_public_ip_setting(plan: PlanView):
+    inputs = plan.one("eks:index:Cluster")["inputs"]
+    assert inputs["skipDefaultSecurityGroups"] is True
+    assert "nodeAssociatePublicIpAddress" not in inputs
+
+
+def attached_policies(plan: PlanView, role: dict) -> set[str]:
+    return {a["inputs"]["policyArn"].rsplit("/", 1)[1]
+            for a in plan.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+            if role["urn"] in a["dependencies"]}
+
+
+def test_nodes_pull_images_only_and_aws_node_has_its_own_role(plan: PlanView):
+    node_role = plan.one("aws:iam/role:Role", "nodes-node-role")
+    policies = attached_policies(plan, node_role)
+    assert "AmazonEC2ContainerRegistryPullOnly" in policies
+    assert not policies & {"AmazonEKS_CNI_Policy", "AmazonEC2ContainerRegistryReadOnly"}
+
+    statement, = irsa_trust(plan, "cluster-vpc-cni")["Statement"]
+    assert list(statement["Condition"]["StringEquals"].values())[0] == "system:serviceaccount:kube-system:aws-node"
+    component = plan.one("eks-platform:iam:IrsaRole", "cluster-vpc-cni")
+    cni_role = next(r for r in plan.children(component) if r["type"] == "aws:iam/role:Role")
+    assert attached_policies(plan, cni_role) == {"AmazonEKS_CNI_Policy"}
+
+    cni = plan.one("eks:index:VpcCniAddon")["inputs"]
+    assert re.match(rf"^arn:aws:iam::\d{{12}}:role/{cni_role['name']}-", cni["serviceAccountRoleArn"])
+    assert cni["enableNetworkPolicy"] is True and "eksbuild" in cni["addonVersion"]
+    assert plan.one("eks:index:Cluster")["inputs"]["useDefaultVpcCni"] is True
+    # Nodes join only once aws-node can reach EC2 with its own role.
+    cni_urn = plan.one("eks:index:VpcCniAddon")["urn"]
+    assert all(cni_urn in g["dependencies"] for g in plan.of_type(MNG))
+
+
+def test_autoscaler_may_remove_nodes_whose_pods_only_have_scratch_emptydirs(plan: PlanView):
+    values = plan.one("kubernetes:helm.sh/v3:Release", "autoscaler-chart")["inputs"]["values"]
+    assert values["extraArgs"]["skip-nodes-with-local-storage"] == "false"
+
+
+# -- the gate and the config catch these before anything is created ------------------------
+
+def addon_ordering_violations(subjects: list[Subject]) -> list[str]:
+    return [v.message for v in evaluate(subjects, {"all": "mandatory"}) if v.policy == "eks-addons-wait-for-nodes"]
+
+
+def test_gate_flags_coredns_enabled_inside_the_cluster_component():
+    options = {"enabled": True, "resolveConflictsOnCreate": "OVERWRITE", "version": "v1.14.3-eksbuild.3"}
+    inline = Subject("eks:index:Cluster", "c", "urn:c", {"skipDefaultNodeGroup": True, "corednsAddonOptions": options})
+    assert addon_ordering_violations([inline])
+    disabled = Subject("eks:index:Cluster", "c", "urn:c",
+                       {"skipDefaultNodeGroup": True, "corednsAddonOptions": {**options, "enabled": False}})
+    assert not addon_ordering_violations([disabled])
+
+
+def test_gate_flags_pod_running_addons_that_do_not_wait_for_a_node_group():
+    node_group = Subject(MNG, "ng", "urn:ng", {"clusterName": "c"})
+    daemonset_only = Subject("aws:eks/addon:Addon", "kp", "urn:kp", {"addonName": "kube-proxy"})
+    early = Subject("eks:index:Addon", "dns", "urn:dns", {"addonName": "coredns"})
+    assert len(addon_ordering_violations([node_group, daemonset_only, early])) == 1
+
+    waits = Subject("eks:index:Addon", "dns", "urn:dns", {"addonName": "coredns"}, dependencies=["urn:ng"])
+    assert not addon_ordering_violations([node_group, waits])
+    # In a real run the component has no props and its aws:eks/addon:Addon child is checked:
+    # it waits through its parent's dependencies, and through anything it depends on.
+    component = Subject("eks:index:Addon", "dns", "urn:comp", {}, dependencies=["urn:between"])
+    between = Subject("pulumi:pulumi:Component", "b", "urn:between", {}, dependencies=["urn:ng"])
+    child = Subject("aws:eks/addon:Addon", "dns", "urn:child", {"addonName": "coredns"}, parent="urn:comp")
+    assert not addon_ordering_violations([node_group, component, between, child])
+    orphan = Subject("aws:eks/addon:Addon", "ebs", "urn:ebs", {"addonName": "aws-ebs-csi-driver"}, parent="urn:c")
+    assert addon_ordering_violations([node_group, orphan])
+
+
+def stack_values(stack: str) -> dict:
+    return copy.deepcopy(read_stack_file(ROOT / f"Pulumi.{stack}.yaml").project_values)
+
+
+def config_problems(raw: dict) -> list[str]:
+    with pytest.raises(StackConfigError) as caught:
+        parse_stack_config(raw)
+    return [str(issue) for issue in caught.value.issues]
+
+
+def test_kube_proxy_pin_must_match_the_kubernetes_minor():
+    raw = stack_values("prod")
+    raw["cluster"]["kubernetesVersion"] = "1.34"
+    found = config_problems(raw)
+    assert any(p.startswith("addons.kubeProxy: ") and "1.34" in p for p in found), found
+
+
+def test_coredns_pin_must_be_one_aws_lists_for_the_kubernetes_minor():
+    raw = stack_values("dev")
+    raw.setdefault("addons", {})["coredns"] = "v1.11.4-eksbuild.24"
+    found = config_problems(raw)
+    assert any(p.startswith("addons.coredns: ") for p in found), found
+
+
+def test_node_group_names_leave_room_for_the_unique_suffix():
+    raw = stack_values("dev")
+    raw["nodeGroups"][0]["name"] = "a-rather-long-group-name"
+    found = config_problems(raw)
+    assert any(p.startswith("nodeGroups[0].name: ") for p in found), found

@@ -37,7 +37,7 @@ def test_plan_json_has_the_documented_shape(plans):
 
 
 def test_resource_references_are_recorded_as_urns(plans):
-    node_group = plans["dev"].one("eks:index:ManagedNodeGroup", "nodes-system")
+    node_group = plans["dev"].one("eks:index:ManagedNodeGroup", "nodes-system-a")
     assert node_group["inputs"]["cluster"] == plans["dev"].one("eks:index:Cluster")["urn"]
 
 

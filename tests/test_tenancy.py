@@ -35,7 +35,8 @@ def test_team_namespaces_enforce_restricted_pinned(stack):
         labels = namespaces[team]["metadata"]["labels"]
         for mode in ("enforce", "audit", "warn"):
             assert labels[f"pod-security.kubernetes.io/{mode}"] == "restricted"
-            assert labels[f"pod-security.kubernetes.io/{mode}-version"] == "v1.33"
+            assert labels[f"pod-security.kubernetes.io/{mode}-version"] == \
+                f"v{plan.one('eks:index:Cluster')['inputs']['version']}"
 
 
 def test_quota_and_limit_range_seed_defaults_and_overrides(plans):

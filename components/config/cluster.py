@@ -57,7 +57,11 @@ class ClusterConfig(StrictModel):
     """The EKS control plane."""
 
     kubernetes_version: QuotedString
-    """Kubernetes minor version, quoted ("1.33"). Add-on and autoscaler versions follow it."""
+    """Kubernetes minor version, quoted ("1.35"). Nodes, the autoscaler image and the Pod
+    Security labels follow it; the add-on pins (`addons`) must match it (checked at load)."""
+    upgrade_policy: Literal["STANDARD", "EXTENDED"] = "STANDARD"
+    """What EKS does when the version leaves standard support: STANDARD upgrades the control
+    plane automatically, EXTENDED keeps it and bills extended support. EKS defaults to EXTENDED."""
     endpoint: EndpointConfig = Field(default_factory=EndpointConfig)
     log_retention_days: int = 90
     """Retention of the control-plane log group /aws/eks/<cluster>/cluster."""
@@ -68,7 +72,7 @@ class ClusterConfig(StrictModel):
     @classmethod
     def _minor_version(cls, value: str) -> str:
         if not re.fullmatch(r"1\.\d{2}", value, re.ASCII):
-            raise ValueError('must be a Kubernetes minor version such as "1.33"')
+            raise ValueError('must be a Kubernetes minor version such as "1.35"')
         return value
 
     @field_validator("log_retention_days")
@@ -86,15 +90,25 @@ class TaintConfig(StrictModel):
 
 
 class NodeGroupConfig(StrictModel):
-    """One EKS managed node group."""
+    """One group of nodes: an EKS managed node group in each availability zone.
+
+    One node group per zone, not one across zones: a pod bound to a zonal EBS volume or spread
+    hard by zone needs a node in *that* zone, and cluster-autoscaler can only add one where a
+    node group lives in that zone alone. `balance-similar-node-groups` keeps the zones even.
+    """
 
     name: DnsLabel
+    """Also the node label `eks-platform/node-group`; at most 16 characters (EKS node group
+    names are `<cluster>-<group>-<zone>-` plus a 26-character unique suffix, 63 in all)."""
     instance_types: list[str] = Field(min_length=1)
     capacity_type: Literal["ON_DEMAND", "SPOT"]
     """SPOT in dev (cheap, interruptible); ON_DEMAND in prod."""
     min_size: int = Field(ge=0)
+    """Per availability zone: the group has network.azCount times as many nodes in all."""
     desired_size: int = Field(ge=0)
+    """Per availability zone, at creation only (cluster-autoscaler owns it afterwards)."""
     max_size: int = Field(ge=1)
+    """Per availability zone."""
     ami_type: Literal["AL2023_x86_64_STANDARD", "AL2023_ARM_64_STANDARD",
                       "BOTTLEROCKET_x86_64", "BOTTLEROCKET_ARM_64"] = "AL2023_x86_64_STANDARD"
     """Node OS image; AL2 is not offered for Kubernetes 1.33 and later."""
@@ -118,16 +132,82 @@ AddonVersion = Annotated[str, pattern(r"v\d+\.\d+\.\d+-eksbuild\.\d+", "an EKS a
 
 
 class AddonVersionsConfig(StrictModel):
-    """EKS managed add-on versions, pinned (check with `aws eks describe-addon-versions`)."""
+    """EKS managed add-on versions, pinned for Kubernetes 1.35.
 
-    vpc_cni: AddonVersion = "v1.20.1-eksbuild.3"
-    coredns: AddonVersion = "v1.12.3-eksbuild.1"
-    kube_proxy: AddonVersion = "v1.33.0-eksbuild.2"
-    ebs_csi_driver: AddonVersion = "v1.48.0-eksbuild.1"
+    Where each default comes from (AWS EKS user guide, "latest version of the Amazon EKS add-on
+    type for each Kubernetes version" tables, as read in 2026): kube-proxy and CoreDNS from
+    managing-kube-proxy / managing-coredns (rows 1.35). The VPC CNI and EBS CSI driver tables
+    list one build for every supported minor; the builds below are the ones AWS listed for 1.35
+    at the time. Before moving a pin, confirm it with
+    `aws eks describe-addon-versions --kubernetes-version <minor> --addon-name <name>`.
+    """
+
+    vpc_cni: AddonVersion = "v1.21.1-eksbuild.8"
+    """Any minor EKS supports (AWS lists the same build for all)."""
+    coredns: AddonVersion = "v1.14.3-eksbuild.3"
+    """A CoreDNS line AWS lists for the cluster's Kubernetes minor (COREDNS_LINES)."""
+    kube_proxy: AddonVersion = "v1.35.3-eksbuild.13"
+    """Must be the cluster's Kubernetes minor (v<minor>.x-eksbuild.n)."""
+    ebs_csi_driver: AddonVersion = "v1.55.0-eksbuild.2"
+    """Any minor EKS supports."""
 
 
-# cluster-autoscaler releases one minor per Kubernetes minor and supports only that one.
-AUTOSCALER_IMAGE_TAGS = {"1.33": "v1.33.0", "1.34": "v1.34.0", "1.35": "v1.35.0"}
+# The CoreDNS lines AWS's managing-coredns tables have listed for each Kubernetes minor (a
+# minor missing here is not checked). kube-proxy needs no table: its minor is the cluster's.
+COREDNS_LINES = {
+    "1.32": ("1.11",),
+    "1.33": ("1.12", "1.13"),
+    "1.34": ("1.12", "1.13"),
+    "1.35": ("1.13", "1.14"),
+    "1.36": ("1.14",),
+}
+
+
+def _minor(version: str) -> str:
+    return ".".join(version.lstrip("v").split(".")[:2])
+
+
+def addon_version_issues(addons: AddonVersionsConfig, kubernetes_version: str) -> list[tuple[str, str]]:
+    """(key, message) for each add-on pin that cannot run on `kubernetes_version`."""
+    issues = []
+    if _minor(addons.kube_proxy) != kubernetes_version:
+        issues.append(("addons.kubeProxy", (
+            f"{addons.kube_proxy} is for Kubernetes {_minor(addons.kube_proxy)}, but cluster.kubernetesVersion is "
+            f"{kubernetes_version}; pin the kube-proxy build AWS lists for {kubernetes_version} "
+            f"(v{kubernetes_version}.x-eksbuild.n, see `aws eks describe-addon-versions --addon-name kube-proxy`)")))
+    lines = COREDNS_LINES.get(kubernetes_version)
+    if lines and _minor(addons.coredns) not in lines:
+        issues.append(("addons.coredns", (
+            f"{addons.coredns} is not a CoreDNS line AWS lists for Kubernetes {kubernetes_version} "
+            f"(it lists v{' and v'.join(lines)}); pin one of those builds")))
+    return issues
+
+
+# EKS node group names have at most 63 characters; with a name prefix the AWS provider adds a
+# 26-character unique suffix, so the prefix may have 37.
+NODE_GROUP_PREFIX_MAX = 63 - 26
+
+
+def node_group_name_prefix(cluster_name: str, group: str, zone: str) -> str:
+    """`<cluster>-<group>-<zone letter>-`: every replacement gets a new unique name after it."""
+    return f"{cluster_name}-{group}-{zone[-1]}-"
+
+
+def node_group_name_issues(groups: list[NodeGroupConfig], cluster_name: str) -> list[tuple[str, str]]:
+    issues = []
+    for index, group in enumerate(groups):
+        prefix = node_group_name_prefix(cluster_name, group.name, "a")
+        if len(prefix) > NODE_GROUP_PREFIX_MAX:
+            room = NODE_GROUP_PREFIX_MAX - len(prefix) + len(group.name)
+            issues.append((f"nodeGroups[{index}].name", (
+                f"{group.name!r} is too long: EKS node group names are '{prefix}' plus a 26-character "
+                f"unique suffix, at most 63 characters; use at most {room} characters")))
+    return issues
+
+
+# cluster-autoscaler releases one minor per Kubernetes minor and supports only that one
+# (registry.k8s.io/autoscaling/cluster-autoscaler tags; the newest patch of each line).
+AUTOSCALER_IMAGE_TAGS = {"1.33": "v1.33.0", "1.34": "v1.34.0", "1.35": "v1.35.2", "1.36": "v1.36.1"}
 
 
 class AutoscalerConfig(StrictModel):

@@ -18,6 +18,8 @@ from .cluster import (
     ClusterConfig,
     NetworkConfig,
     NodeGroupConfig,
+    addon_version_issues,
+    node_group_name_issues,
 )
 from .regions import AVAILABILITY_ZONES
 from .services import CertManagerConfig, IngressConfig, LoggingConfig, MonitoringConfig
@@ -108,7 +110,12 @@ def cross_key_issues(config: StackConfig) -> list[ConfigIssue]:
     for dup in _duplicates([group.name for group in config.node_groups]):
         issues.append(ConfigIssue("nodeGroups", f"node group name {dup!r} is used more than once"))
 
+    from .loader import PROJECT  # loader imports this module; the cluster name is PROJECT-env
+    issues += [ConfigIssue(k, m) for k, m in node_group_name_issues(config.node_groups,
+                                                                     f"{PROJECT}-{config.environment}")]
+
     version = config.cluster.kubernetes_version
+    issues += [ConfigIssue(k, m) for k, m in addon_version_issues(config.addons, version)]
     if config.autoscaler.image_tag is None and version not in AUTOSCALER_IMAGE_TAGS:
         issues.append(ConfigIssue(
             "autoscaler.imageTag",

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 
 from pulumi_policy import Severity
 
-from .base import get, resource_rule
+from .base import get, resource_rule, stack_rule
 
 ALL_LOG_TYPES = {"api", "audit", "authenticator", "controllerManager", "scheduler"}
 EKS_COMPONENT = "eks:index:Cluster"
@@ -190,3 +190,52 @@ def no_iam_admin_policy(args, report_violation):
             report_violation("The role gets AdministratorAccess.")
     if any(_star_star_statements(doc) for doc in documents if doc):
         report_violation("The policy allows Action '*' on Resource '*'.")
+
+
+# Add-ons that run only DaemonSets are healthy with no node; every other add-on runs a
+# Deployment that stays DEGRADED until a node exists, and its create times out.
+DAEMONSET_ONLY_ADDONS = frozenset({"vpc-cni", "kube-proxy", "eks-pod-identity-agent",
+                                   "aws-guardduty-agent", "eks-node-monitoring-agent"})
+NODE_CAPACITY_TYPES = frozenset({"eks:index:ManagedNodeGroup", "eks:index:NodeGroup", "eks:index:NodeGroupV2",
+                                 "aws:eks/nodeGroup:NodeGroup", "aws:eks/fargateProfile:FargateProfile"})
+ADDON_TYPES = ("eks:index:Addon", "aws:eks/addon:Addon")
+
+
+def _waits_for_nodes(resource) -> bool:
+    """Whether the engine creates `resource` only after some node capacity: through what it
+    depends on, or what any ancestor depends on (a child waits for its parent), transitively."""
+    seen, todo = set(), [resource]
+    while todo:
+        current = todo.pop()
+        if current is None or current.urn in seen:
+            continue
+        seen.add(current.urn)
+        if current is not resource and current.resource_type in NODE_CAPACITY_TYPES:
+            return True
+        todo.extend(current.dependencies or [])
+        todo.append(current.parent)
+    return False
+
+
+@stack_rule(
+    "eks-addons-wait-for-nodes",
+    "EKS add-ons that run pods (CoreDNS, EBS CSI, ...) are created after a node group, never inside "
+    "the cluster component before any node exists.",
+    Severity.HIGH,
+    "Pass corednsAddonOptions {enabled: false} to eks.Cluster and create the add-on with eks.Addon "
+    "(resolveConflictsOnCreate OVERWRITE) and dependsOn the node groups.",
+)
+def eks_addons_wait_for_nodes(args, report_violation):
+    for resource in args.resources:
+        props = resource.props
+        if resource.resource_type == EKS_COMPONENT and props:
+            options = props.get("corednsAddonOptions") or {}
+            inline = options.get("enabled") is True or bool(options.get("configurationValues"))
+            if inline and props.get("skipDefaultNodeGroup") and not props.get("fargate"):
+                report_violation("The cluster component creates the CoreDNS add-on itself, before any node "
+                                 "group exists: it stays DEGRADED and times out.", resource.urn)
+        elif resource.resource_type in ADDON_TYPES:
+            addon_name = props.get("addonName")
+            if addon_name and addon_name not in DAEMONSET_ONLY_ADDONS and not _waits_for_nodes(resource):
+                report_violation(f"The {addon_name} add-on runs pods but does not wait for any node group.",
+                                 resource.urn)
