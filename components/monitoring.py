@@ -59,7 +59,15 @@ def alertmanager_config(config: MonitoringConfig) -> dict[str, Any]:
 
 
 def _pdb(replicas: int) -> dict[str, Any]:
-    return {"enabled": replicas > 1, "minAvailable": None, "maxUnavailable": 1}
+    """One replica at a time may go, written as minAvailable: the chart's PDB template copies
+    every key under podDisruptionBudget but `enabled` into the spec
+    (`toYaml (omit .Values.<component>.podDisruptionBudget "enabled")`, templates/prometheus and
+    templates/alertmanager podDisruptionBudget.yaml at kube-prometheus-stack-88.5.3), over the
+    default `minAvailable: 1`. Adding maxUnavailable would give the PDB both, which the API
+    server rejects; a null to delete the default is not relied on to reach Helm."""
+    if replicas < 2:
+        return {"enabled": False}
+    return {"enabled": True, "minAvailable": replicas - 1}
 
 
 def stack_values(config: MonitoringConfig, high_availability: bool) -> dict[str, Any]:

@@ -247,3 +247,23 @@ def test_the_gate_refuses_a_non_root_pod_without_a_numeric_user(plans):
         context.pop("runAsUser", None)
     found = evaluate([Subject(job["type"], job["name"], job["urn"], props)], {"all": "mandatory"})
     assert any(v.policy == "run-as-non-root-needs-numeric-user" and "runAsUser" in v.message for v in found)
+
+
+# -- kube-prometheus-stack PDBs (finding 3) -----------------------------------------------
+
+def test_stack_pdbs_set_exactly_one_budget_over_the_chart_defaults(plans, reference):
+    # The chart's PDB template writes every key under podDisruptionBudget but `enabled` into the
+    # spec, and its defaults hold minAvailable: 1. A null meant to delete that default may not
+    # survive the trip to Helm, so it counts as set here.
+    chart = yaml.safe_load((reference / "charts" / "kube-prometheus-stack" / "values.yaml").read_text())
+    for stack, plan in plans.items():
+        values = release(plan, "kube-prometheus-stack")["inputs"]["values"]
+        for component, replicas_key in (("prometheus", "prometheusSpec"), ("alertmanager", "alertmanagerSpec")):
+            ours = values[component]["podDisruptionBudget"]
+            assert None not in ours.values(), f"{stack} {component}: {ours}"
+            budget = {**chart[component]["podDisruptionBudget"], **ours}
+            assert len({"minAvailable", "maxUnavailable"} & set(budget)) == 1, f"{stack} {component}: {budget}"
+            replicas = values[component][replicas_key]["replicas"]
+            if budget["enabled"]:
+                # One replica at a time may go: a drain is never blocked, quorum never lost.
+                assert budget.get("minAvailable", replicas - 1) == replicas - 1
