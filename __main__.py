@@ -11,7 +11,7 @@ from components.config import StackConfigError, load_from_pulumi
 from components.naming import cluster_name, common_tags
 from components.ingress_controller import IngressController, IngressControllerArgs
 from components.logging import Logging, LoggingArgs
-from components.monitoring import Monitoring, MonitoringArgs
+from components.monitoring import GrafanaIngress, GrafanaIngressArgs, Monitoring, MonitoringArgs
 from components.network import Network, NetworkArgs
 from components.node_groups import NodeGroups, NodeGroupsArgs
 from components.team import Team, TeamArgs
@@ -59,7 +59,7 @@ k8s_version = config.cluster.kubernetes_version
 on_nodes = pulumi.ResourceOptions(depends_on=[nodes, addons])
 monitoring = Monitoring("monitoring", MonitoringArgs(
     config=config.monitoring, kubernetes_version=k8s_version, high_availability=config.is_prod,
-    default_issuer=config.cert_manager.default_issuer, provider=cluster.provider,
+    provider=cluster.provider,
 ), opts=on_nodes)
 cert_manager = CertManager("cert-manager", CertManagerArgs(
     config=config.cert_manager, region=config.region, partition=partition, kubernetes_version=k8s_version,
@@ -73,7 +73,14 @@ ingress = IngressController("ingress", IngressControllerArgs(
 logging = Logging("logging", LoggingArgs(
     config=config.logging, kubernetes_version=k8s_version, high_availability=config.is_prod,
     default_issuer=cert_manager.default_issuer, provider=cluster.provider, monitoring_crds=[monitoring.release],
+    ingress_controller=[ingress.release],
 ), opts=on_nodes)
+# Grafana's Ingress waits for Traefik, whose chart waits for Monitoring's CRDs: so it is its own layer.
+if config.monitoring.grafana_host:
+    GrafanaIngress("grafana", GrafanaIngressArgs(
+        host=config.monitoring.grafana_host, issuer=cert_manager.default_issuer, provider=cluster.provider,
+        grafana=monitoring.release, ingress_controller=[ingress.release],
+    ), opts=on_nodes)
 
 # 4. Tenancy: one isolated namespace per team, with its apps. After the ingress controller and
 #    cert-manager, so a team's first Ingress is served and certified on the first `pulumi up`.

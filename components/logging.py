@@ -4,7 +4,7 @@ and an index lifecycle policy enforcing retention."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -150,6 +150,8 @@ class LoggingArgs:
     default_issuer: str
     provider: k8s.Provider
     monitoring_crds: list[pulumi.Resource]
+    ingress_controller: Sequence[pulumi.Resource] = ()
+    """Pulumi awaits an Ingress until a controller serves it: Kibana's waits for Traefik."""
 
 
 class Logging(pulumi.ComponentResource):
@@ -198,5 +200,6 @@ class Logging(pulumi.ComponentResource):
             tls_ingress(f"{name}-kibana-ingress", name="kibana", namespace=NAMESPACE, host=args.config.kibana_host,
                         service_name=KIBANA_SERVICE, service_port=5601, issuer=args.default_issuer,
                         labels={"app.kubernetes.io/name": "kibana"},
-                        opts=pulumi.ResourceOptions.merge(in_cluster, pulumi.ResourceOptions(depends_on=[kibana])))
+                        opts=pulumi.ResourceOptions.merge(in_cluster, pulumi.ResourceOptions(
+                            depends_on=[kibana, *args.ingress_controller])))
         self.register_outputs({"elasticsearchService": f"{ES_SERVICE}.{NAMESPACE}.svc"})

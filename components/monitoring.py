@@ -4,7 +4,7 @@ kube-state-metrics, plus the platform's alert rules and dashboards."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -130,7 +130,6 @@ class MonitoringArgs:
     config: MonitoringConfig
     kubernetes_version: str
     high_availability: bool
-    default_issuer: str
     provider: k8s.Provider
 
 
@@ -176,11 +175,31 @@ class Monitoring(pulumi.ComponentResource):
             )
         dashboard_config_map(f"{name}-cluster-dashboard", "dashboard-cluster-overview", NAMESPACE,
                              cluster_overview(), in_namespace)
-        if args.config.grafana_host:
-            tls_ingress(f"{name}-grafana-ingress", name="grafana", namespace=NAMESPACE,
-                        host=args.config.grafana_host, service_name=GRAFANA_SERVICE, service_port=80,
-                        issuer=args.default_issuer, labels={"app.kubernetes.io/name": "grafana"},
-                        opts=in_namespace)
 
         self.grafana_admin_password = pulumi.Output.secret(password.result)
         self.register_outputs({"grafanaAdminPassword": self.grafana_admin_password})
+
+
+@dataclass
+class GrafanaIngressArgs:
+    host: str
+    issuer: str
+    provider: k8s.Provider
+    grafana: pulumi.Resource
+    """The kube-prometheus-stack release that runs Grafana (Monitoring.release)."""
+    ingress_controller: Sequence[pulumi.Resource]
+    """Pulumi awaits an Ingress until a controller serves it: Traefik must run first."""
+
+
+class GrafanaIngress(pulumi.ComponentResource):
+    """Grafana over TLS. Apart from Monitoring because Traefik's chart waits for Monitoring's
+    CRDs, while this Ingress must wait for Traefik: inside Monitoring it would be a cycle."""
+
+    def __init__(self, name: str, args: GrafanaIngressArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("eks-platform:observability:GrafanaIngress", name, None, opts)
+        tls_ingress(f"{name}-ingress", name="grafana", namespace=NAMESPACE, host=args.host,
+                    service_name=GRAFANA_SERVICE, service_port=80, issuer=args.issuer,
+                    labels={"app.kubernetes.io/name": "grafana"},
+                    opts=pulumi.ResourceOptions(parent=self, provider=args.provider,
+                                                depends_on=[args.grafana, *args.ingress_controller]))
+        self.register_outputs({})

@@ -267,3 +267,13 @@ def test_stack_pdbs_set_exactly_one_budget_over_the_chart_defaults(plans, refere
             if budget["enabled"]:
                 # One replica at a time may go: a drain is never blocked, quorum never lost.
                 assert budget.get("minAvailable", replicas - 1) == replicas - 1
+
+
+# -- Published consoles wait for the ingress controller (finding 4) ------------------------
+
+@pytest.mark.parametrize("console", ["grafana", "kibana"])
+def test_console_ingress_is_created_after_the_ingress_controller(plan: PlanView, console):
+    ingress = [i for i in plan.of_type("kubernetes:networking.k8s.io/v1:Ingress")
+               if i["inputs"]["metadata"]["name"] == console]
+    assert len(ingress) == 1
+    assert release(plan, "traefik")["urn"] in ingress[0]["dependencies"]
