@@ -26,6 +26,9 @@ NODE_EXPORTER_NAMESPACE = "node-exporter"
 RELEASE = "kube-prometheus-stack"
 GRAFANA_SERVICE = f"{RELEASE}-grafana"
 GRAFANA_ADMIN_SECRET = "grafana-admin"
+# Bound by the grafana chart's ClusterRoleBinding (rbac.useExistingClusterRole) in place of the
+# chart's own ClusterRole, which grants Secrets cluster-wide whenever a sidecar is on.
+GRAFANA_CLUSTER_ROLE = "grafana-configmap-reader"
 NULL_RECEIVER = "null"
 
 
@@ -111,13 +114,23 @@ def stack_values(config: MonitoringConfig, high_availability: bool) -> dict[str,
                 "topologySpreadConstraints": spread_constraints(alertmanager_labels, high_availability),
             },
         },
+        # Subchart keys checked in grafana-community/helm-charts at tag grafana-12.11.1 (the
+        # version kube-prometheus-stack 88.5.3 depends on): values.yaml, templates/clusterrole.yaml,
+        # clusterrolebinding.yaml and deployment.yaml.
         "grafana": {
             # Never the chart's default password: a generated one in a Secret we own.
             "admin": {"existingSecret": GRAFANA_ADMIN_SECRET, "userKey": "admin-user",
                       "passwordKey": "admin-password"},
             "persistence": {"enabled": True, "storageClassName": DEFAULT_STORAGE_CLASS, "size": "10Gi"},
+            # One ReadWriteOnce volume: a rolling update's new pod would wait forever for the old
+            # pod's volume (Multi-Attach) on another node.
+            "deploymentStrategy": {"type": "Recreate"},
+            # Dashboards come from ConfigMaps in every namespace; the sidecars' default `both`
+            # would have Grafana read every Secret in the cluster.
+            "rbac": {"useExistingClusterRole": GRAFANA_CLUSTER_ROLE},
             "sidecar": {"dashboards": {"enabled": True, "label": "grafana_dashboard", "labelValue": "1",
-                                       "searchNamespace": "ALL"}},
+                                       "searchNamespace": "ALL", "resource": "configmap"},
+                        "datasources": {"resource": "configmap"}},
             "resources": {"requests": {"cpu": "100m", "memory": "256Mi"},
                           "limits": {"cpu": "500m", "memory": "512Mi"}},
         },
@@ -156,11 +169,19 @@ class Monitoring(pulumi.ComponentResource):
             opts=in_namespace,
         )
 
+        grafana_role = k8s.rbac.v1.ClusterRole(
+            f"{name}-grafana-configmap-reader",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=GRAFANA_CLUSTER_ROLE),
+            rules=[k8s.rbac.v1.PolicyRuleArgs(api_groups=[""], resources=["configmaps"],
+                                              verbs=["get", "list", "watch"])],
+            opts=in_cluster,
+        )
+
         self.release = pinned_release(
             f"{name}-stack", "kube-prometheus-stack", NAMESPACE,
             stack_values(args.config, args.high_availability),
             pulumi.ResourceOptions.merge(in_cluster, pulumi.ResourceOptions(
-                depends_on=[namespace, host_namespace, admin_secret])),
+                depends_on=[namespace, host_namespace, admin_secret, grafana_role])),
             timeout_seconds=900,
         )
         after_chart = pulumi.ResourceOptions.merge(in_cluster, pulumi.ResourceOptions(depends_on=[self.release]))

@@ -29,8 +29,14 @@ FREE_FORM = {"resources", "annotations", "labels", "podLabels", "podAnnotations"
 FREE_FORM_PATHS = {"traefik": {"service.spec"}}
 
 # Keys of a subchart whose values.yaml is not in ../shared/reference: kube-prometheus-stack's
-# grafana dependency (grafana 12.11.1). Named one by one so nothing else slips through.
-SUBCHART_KEYS = {"kube-prometheus-stack": {"grafana.persistence", "grafana.resources"}}
+# grafana dependency (grafana 12.11.1). Named one by one so nothing else slips through; each was
+# read in grafana-community/helm-charts at tag grafana-12.11.1, charts/grafana/values.yaml
+# (useExistingClusterRole is a commented default there, used by templates/clusterrolebinding.yaml).
+SUBCHART_KEYS = {"kube-prometheus-stack": {
+    "grafana.persistence", "grafana.resources", "grafana.deploymentStrategy",
+    "grafana.rbac.useExistingClusterRole", "grafana.sidecar.dashboards.resource",
+    "grafana.sidecar.datasources.resource",
+}}
 
 # cert-manager's Chart.yaml in git says v0.0.0: its release tool stamps the version when
 # publishing (reference/SOURCES.md), so its pin is checked against SOURCES.md instead.

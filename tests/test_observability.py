@@ -277,3 +277,27 @@ def test_console_ingress_is_created_after_the_ingress_controller(plan: PlanView,
                if i["inputs"]["metadata"]["name"] == console]
     assert len(ingress) == 1
     assert release(plan, "traefik")["urn"] in ingress[0]["dependencies"]
+
+
+# -- Grafana reads ConfigMaps only, and upgrades without Multi-Attach (finding 6) ----------
+
+def test_grafana_sidecars_read_configmaps_only_through_a_configmap_only_cluster_role(plan: PlanView):
+    grafana = release(plan, "kube-prometheus-stack")["inputs"]["values"]["grafana"]
+    for sidecar in ("dashboards", "datasources"):
+        # The chart's default is `both`: ConfigMaps and Secrets.
+        assert grafana["sidecar"][sidecar]["resource"] == "configmap", sidecar
+    # The chart's own ClusterRole grants configmaps *and* secrets whenever a sidecar is on.
+    role_name = grafana["rbac"]["useExistingClusterRole"]
+    roles = [r for r in plan.of_type("kubernetes:rbac.authorization.k8s.io/v1:ClusterRole")
+             if r["inputs"]["metadata"]["name"] == role_name]
+    assert len(roles) == 1
+    assert roles[0]["inputs"]["rules"] == [{"apiGroups": [""], "resources": ["configmaps"],
+                                            "verbs": ["get", "list", "watch"]}]
+    assert roles[0]["urn"] in release(plan, "kube-prometheus-stack")["dependencies"]
+
+
+def test_grafana_on_a_read_write_once_volume_is_recreated_not_rolled(plan: PlanView):
+    grafana = release(plan, "kube-prometheus-stack")["inputs"]["values"]["grafana"]
+    assert grafana["persistence"]["enabled"] is True
+    assert grafana["persistence"].get("accessModes", ["ReadWriteOnce"]) == ["ReadWriteOnce"]
+    assert grafana["deploymentStrategy"] == {"type": "Recreate"}
