@@ -30,6 +30,7 @@ GRAFANA_ADMIN_SECRET = "grafana-admin"
 # chart's own ClusterRole, which grants Secrets cluster-wide whenever a sidecar is on.
 GRAFANA_CLUSTER_ROLE = "grafana-configmap-reader"
 NULL_RECEIVER = "null"
+UNREACHABLE_ON_EKS = ("kubeControllerManager", "kubeScheduler", "kubeEtcd", "kubeProxy")
 
 
 def receiver(config: AlertReceiverConfig) -> dict[str, Any]:
@@ -46,11 +47,18 @@ def receiver(config: AlertReceiverConfig) -> dict[str, Any]:
     return entry
 
 
+def default_receiver(config: MonitoringConfig) -> str:
+    """The named default, else the first receiver; nowhere only when there is none (dev)."""
+    if config.default_receiver:
+        return config.default_receiver
+    return config.receivers[0].name if config.receivers else NULL_RECEIVER
+
+
 def alertmanager_config(config: MonitoringConfig) -> dict[str, Any]:
     return {
         "global": {"resolve_timeout": "5m"},
         "route": {
-            "receiver": config.default_receiver or NULL_RECEIVER,
+            "receiver": default_receiver(config),
             "group_by": ["namespace", "alertname"],
             "group_wait": "30s", "group_interval": "5m", "repeat_interval": "12h",
             # Watchdog fires all the time by design (a dead-man's switch); never page on it.
@@ -135,6 +143,11 @@ def stack_values(config: MonitoringConfig, high_availability: bool) -> dict[str,
                           "limits": {"cpu": "500m", "memory": "512Mi"}},
         },
         "prometheus-node-exporter": {"namespaceOverride": NODE_EXPORTER_NAMESPACE},
+        # EKS runs the controller manager, scheduler and etcd out of the cluster's reach, and its
+        # kube-proxy add-on serves metrics on 127.0.0.1:10249 only: their monitors would never
+        # scrape and their Down alerts fire forever. `enabled: false` drops both (the chart's
+        # rule templates check it). The API server, kubelet and CoreDNS stay monitored.
+        **{component: {"enabled": False} for component in UNREACHABLE_ON_EKS},
     }
 
 

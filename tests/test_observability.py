@@ -9,10 +9,13 @@ import pytest
 import yaml
 
 from components.alert_rules import seed_alerts
-from components.config.services import AlertThresholdsConfig
+from components.config import StackConfigError, parse_stack_config
+from components.config.services import AlertThresholdsConfig, MonitoringConfig
+from components.monitoring import alertmanager_config
 from conftest import ROOT, PlanView, plan_stack
 from policies.rules.base import containers, pod_spec
 from preflight.check import Subject, evaluate
+from preflight.stackfile import read_stack_file
 from test_traffic import release
 
 RULE_TYPE = "kubernetes:monitoring.coreos.com/v1:PrometheusRule"
@@ -301,3 +304,67 @@ def test_grafana_on_a_read_write_once_volume_is_recreated_not_rolled(plan: PlanV
     assert grafana["persistence"]["enabled"] is True
     assert grafana["persistence"].get("accessModes", ["ReadWriteOnce"]) == ["ReadWriteOnce"]
     assert grafana["deploymentStrategy"] == {"type": "Recreate"}
+
+
+# -- Alerts reach someone; no monitor EKS cannot serve (finding 7) -------------------------
+
+def prod_values() -> dict:
+    return copy.deepcopy(read_stack_file(ROOT / "Pulumi.prod.yaml").project_values)
+
+
+def config_problems(raw: dict) -> list[str]:
+    with pytest.raises(StackConfigError) as caught:
+        parse_stack_config(raw)
+    return [str(issue) for issue in caught.value.issues]
+
+
+def test_prod_without_a_receiver_is_a_config_error():
+    raw = prod_values()
+    raw["monitoring"].pop("receivers", None)
+    raw["monitoring"].pop("defaultReceiver", None)
+    found = config_problems(raw)
+    assert any(p.startswith("monitoring.receivers:") and "pulumi config set --secret" in p for p in found), found
+    dev = copy.deepcopy(read_stack_file(ROOT / "Pulumi.dev.yaml").project_values)
+    assert not parse_stack_config(dev).monitoring.receivers  # dev may alert nowhere
+
+
+def test_a_receiver_must_send_somewhere():
+    raw = prod_values()
+    raw["monitoring"]["receivers"] = [{"name": "oncall"}]
+    raw["monitoring"]["defaultReceiver"] = "oncall"
+    assert any(p.startswith("monitoring.receivers[0]") and "slackApiUrl" in p for p in config_problems(raw))
+
+
+def test_shipped_prod_routes_alerts_to_a_receiver_with_a_secret_credential(plans):
+    stack_release = release(plans["prod"], "kube-prometheus-stack")
+    alertmanager = stack_release["inputs"]["values"]["alertmanager"]["config"]
+    default = alertmanager["route"]["receiver"]
+    assert default != "null"
+    (index, entry), = [(i, r) for i, r in enumerate(alertmanager["receivers"]) if r["name"] == default]
+    credentials = [f"{key}[0].{field}" for key, field in (("pagerduty_configs", "routing_key"),
+                                                           ("slack_configs", "api_url")) if key in entry]
+    assert credentials
+    assert all(is_secret(stack_release, f"values.alertmanager.config.receivers[{index}].{path}")
+               for path in credentials)
+
+
+def test_without_a_default_receiver_alerts_go_to_the_first_receiver():
+    config = MonitoringConfig.model_validate({"receivers": [
+        {"name": "oncall", "pagerdutyRoutingKey": "k"}, {"name": "chat", "slackApiUrl": "https://hooks.example"}]})
+    assert alertmanager_config(config)["route"]["receiver"] == "oncall"
+    assert alertmanager_config(MonitoringConfig())["route"]["receiver"] == "null"
+
+
+# EKS runs these control-plane parts out of reach, and its kube-proxy serves metrics on
+# 127.0.0.1 only: their monitors would never scrape and their Down alerts fire forever.
+UNREACHABLE_ON_EKS = ("kubeControllerManager", "kubeScheduler", "kubeEtcd", "kubeProxy")
+
+
+def test_control_plane_monitors_eks_does_not_expose_are_off(plan: PlanView, reference):
+    values = release(plan, "kube-prometheus-stack")["inputs"]["values"]
+    chart = yaml.safe_load((reference / "charts" / "kube-prometheus-stack" / "values.yaml").read_text())
+    for component in UNREACHABLE_ON_EKS:
+        assert chart[component]["enabled"] is True  # on unless we say so
+        assert values[component]["enabled"] is False, component
+    for component in ("kubeApiServer", "kubelet", "coreDns"):
+        assert values.get(component, {}).get("enabled", True) is True, component

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal, Optional
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from .base import Duration, Hostname, Quantity, Secret, StrictModel, pattern
 
@@ -80,6 +80,13 @@ class AlertReceiverConfig(StrictModel):
     slack_api_url: Optional[Secret] = None
     pagerduty_routing_key: Optional[Secret] = None
 
+    @model_validator(mode="after")
+    def _sends_somewhere(self) -> "AlertReceiverConfig":
+        if self.slack_api_url is None and self.pagerduty_routing_key is None:
+            raise ValueError(f"receiver {self.name!r} sends nowhere: set slackApiUrl or pagerdutyRoutingKey "
+                             "(pulumi config set --secret --path 'monitoring.receivers[N].pagerdutyRoutingKey' ...)")
+        return self
+
 
 class MonitoringConfig(StrictModel):
     """kube-prometheus-stack."""
@@ -89,7 +96,9 @@ class MonitoringConfig(StrictModel):
     prometheus_storage_gi: int = Field(50, ge=1)
     alertmanager_replicas: int = Field(1, ge=1, le=5)
     receivers: list[AlertReceiverConfig] = Field(default_factory=list)
+    """Prod needs at least one: without a receiver every alert goes nowhere."""
     default_receiver: Optional[str] = None
+    """Receiver of every alert no route claims; the first receiver when unset."""
     grafana_host: Optional[Hostname] = None
     alerts: AlertThresholdsConfig = Field(default_factory=AlertThresholdsConfig)
 

@@ -181,6 +181,16 @@ def cross_key_issues(config: StackConfig) -> list[ConfigIssue]:
         for a, app in enumerate(team.apps):
             app_path = f"{team_path}.apps[{a}]"
             issues.extend(_app_issues(app, app_path, app_names, team, hosts))
+
+    if config.is_prod and not config.monitoring.receivers:
+        issues.append(ConfigIssue(
+            "monitoring.receivers",
+            "prod has no alert receiver, so every alert goes nowhere; add one, e.g. "
+            "receivers: [{name: oncall}] with defaultReceiver: oncall, then "
+            "`pulumi config set --secret --path 'monitoring.receivers[0].pagerdutyRoutingKey' <key>` "
+            "(or slackApiUrl)",
+        ))
+
     return issues
 
 
