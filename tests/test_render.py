@@ -52,3 +52,12 @@ def test_default_storage_class_is_encrypted_gp3(rendered):
     assert len(default) == 1
     assert default[0]["provisioner"] == "ebs.csi.aws.com"
     assert default[0]["parameters"]["type"] == "gp3" and default[0]["parameters"]["encrypted"] == "true"
+
+
+def test_schemas_are_those_of_the_cluster_minor():
+    # kubernetes-validate falls back to an older schema when it has none for a minor: make sure
+    # the objects are checked against the cluster's own minor.
+    shipped = kubernetes_validate.utils.all_versions()
+    for stack in STACKS:
+        version = cluster_version(stack)
+        assert any(v.startswith(f"{version}.") for v in shipped), (version, shipped[-3:])
