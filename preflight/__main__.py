@@ -24,6 +24,8 @@ def _parser() -> argparse.ArgumentParser:
     render.add_argument("--stack", required=True)
     render.add_argument("--config", type=Path)
     render.add_argument("--out", type=Path, required=True, help="folder for the manifests")
+    render.add_argument("--charts", action=argparse.BooleanOptionalAction, default=None,
+                        help="also write each Helm release's rendered contents (default: when helm is on PATH)")
     check = commands.add_parser("check", help="evaluate the policy pack over a plan or manifests")
     source = check.add_mutually_exclusive_group(required=True)
     source.add_argument("--stack", help="check the plan of this stack")
@@ -32,6 +34,10 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--policy-config", type=Path,
                        help="pack config; default policies/config/<stack>.json (prod's for --manifests)")
     check.add_argument("--json", type=Path, dest="json_out", help="also write the report as JSON here")
+    check.add_argument("--readiness", action=argparse.BooleanOptionalAction, default=True,
+                       help="simulate admission, reachability, ordering and chart contents (default: on)")
+    check.add_argument("--charts", action=argparse.BooleanOptionalAction, default=None,
+                       help="render every Helm release with helm and check its contents (default: when helm is on PATH)")
     return parser
 
 
@@ -40,17 +46,27 @@ def _check(args) -> int:
     from preflight.runner import PROJECT_DIR
 
     config_path = args.policy_config or PROJECT_DIR / "policies" / "config" / f"{args.stack or 'prod'}.json"
+    plan = None
     try:
         policy_config = check.load_policy_config(config_path)
-        subjects = (check.manifest_subjects(args.manifests) if args.manifests
-                    else check.plan_subjects(_run(args.stack, args.config)))
+        if args.manifests:
+            subjects = check.manifest_subjects(args.manifests)
+        else:
+            plan = _run(args.stack, args.config)
+            subjects = check.plan_subjects(plan)
     except check.CheckInputError as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
     violations = check.evaluate(subjects, policy_config)
-    print(check.format_report(violations, len(subjects), policy_config, config_path))
+    sections, checked = [], len(subjects)
+    if args.readiness:
+        stack_config = _load(args.stack, args.config)[1] if plan else None
+        found, sections, chart_objects = check.run_readiness(subjects, policy_config, plan, stack_config, args.charts)
+        violations += found
+        checked += chart_objects
+    print(check.format_report(violations, checked, policy_config, config_path, sections))
     if args.json_out:
-        args.json_out.write_text(json.dumps(check.report_json(violations, len(subjects), policy_config), indent=2))
+        args.json_out.write_text(json.dumps(check.report_json(violations, checked, policy_config), indent=2))
     return EXIT_PROGRAM_FAILED if any(v.enforcement == "mandatory" for v in violations) else EXIT_OK
 
 
@@ -98,6 +114,10 @@ def main(argv: list[str] | None = None) -> int:
         plan = _run(args.stack, args.config)
         written = write_manifests(plan, args.out)
         print(f"Rendered {len(written)} Kubernetes manifests to {args.out}")
+        if args.charts is not False:
+            from preflight.render import write_charts
+
+            print("\n".join(write_charts(plan, _load(args.stack, args.config)[1], args.out, args.charts)))
         return EXIT_OK
     if args.command == "check":
         return _check(args)

