@@ -7,7 +7,7 @@ import pytest
 
 from preflight.monitor import Registration
 from preflight.readiness.ordering import Graph, self_waits
-from readiness_support import assess, descendants, drop_dependencies, of_check, one, registrations
+from readiness_support import assess, descendants, drop_dependencies, of_check, of_kind, one, registrations
 
 NODE_GROUPS = ("eks:index:ManagedNodeGroup",)
 
@@ -54,14 +54,14 @@ def test_an_eks_addon_that_runs_pods_must_wait_for_nodes(prod):
     assert found and "aws-ebs-csi-driver" in found[0].message
 
 
-@pytest.mark.parametrize("ingress", ["monitoring-grafana-ingress", "logging-kibana-ingress"])
-def test_an_ingress_must_wait_for_its_controller(prod, ingress):
+@pytest.mark.parametrize("namespace, name", [("monitoring", "grafana"), ("logging", "kibana")])
+def test_an_ingress_must_wait_for_its_controller(prod, namespace, name):
     regs = registrations(prod)
     controller = [r for r in regs if r.type == "eks-platform:traffic:IngressController"][0]
-    resource = one(regs, ingress)
+    resource = [r for r in of_kind(regs, "Ingress", namespace) if r.inputs["metadata"]["name"] == name][0]
     drop_dependencies(regs, resource, descendants(regs, controller.urn))
-    found = _named(of_check(assess(regs), "readiness-order-ingress"), ingress)
-    assert found and "traefik" in found[0].message and "10 minutes" in found[0].message
+    found = _named(of_check(assess(regs), "readiness-order-ingress"), resource.name)
+    assert found and f"Ingress {namespace}/{name}" in found[0].message and "10 minutes" in found[0].message
 
 
 def test_a_custom_resource_must_wait_for_its_crd(prod):
