@@ -87,8 +87,8 @@ if config.monitoring.grafana_host:
 for team_config in config.teams:
     Team(f"team-{team_config.name}", TeamArgs(
         config=team_config, cluster_name=name, cluster=cluster.eks_cluster, kubernetes_version=k8s_version,
-        high_availability=config.is_prod, default_issuer=cert_manager.default_issuer, provider=cluster.provider,
-        monitoring_crds=[monitoring.release], oidc_provider_arn=cluster.oidc_provider_arn,
+        high_availability=config.is_prod, retain_volumes=config.is_prod, default_issuer=cert_manager.default_issuer,
+        provider=cluster.provider, monitoring_crds=[monitoring.release], oidc_provider_arn=cluster.oidc_provider_arn,
         oidc_issuer=cluster.oidc_issuer, tags=tags,
     ), opts=pulumi.ResourceOptions(depends_on=[nodes, addons, ingress, cert_manager]))
 

@@ -10,7 +10,7 @@ from typing import Any, NamedTuple, Optional
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.addons import DEFAULT_STORAGE_CLASS
+from components.addons import DEFAULT_STORAGE_CLASS, RETAIN_STORAGE_CLASS
 from components.alert_rules import RULE_LABELS, app_alerts, prometheus_rule_spec
 from components.app_workload import (
     PORT_NAME,
@@ -65,6 +65,8 @@ class AppArgs:
     dependencies: list[Peer]
     callers: list[Peer]
     high_availability: bool
+    retain_volumes: bool
+    """Whether a stateful app's volumes outlive their claims when its config does not say (prod)."""
     default_issuer: str
     provider: k8s.Provider
     namespace: pulumi.Resource
@@ -72,9 +74,13 @@ class AppArgs:
     oidc_issuer: pulumi.Input[str]
     tags: dict[str, str]
     monitoring_crds: list[pulumi.Resource] = field(default_factory=list)
+    shared_secrets: list[pulumi.Resource] = field(default_factory=list)
+    """The Secrets of other apps this app reads (secretRefs): its pods wait for them."""
 
 
 class App(pulumi.ComponentResource):
+    secret: Optional[k8s.core.v1.Secret]
+
     def __init__(self, name: str, args: AppArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("eks-platform:apps:App", name, None, opts)
         app, team = args.config, args.team
@@ -98,14 +104,15 @@ class App(pulumi.ComponentResource):
             automount_service_account_token=None if app.service_account_token else False,
             opts=child,
         )
-        workload_opts = child
+        self.secret = None
         if app.secrets:
-            secret = k8s.core.v1.Secret(
+            self.secret = k8s.core.v1.Secret(
                 f"{name}-secret", metadata=meta(secret_name(app.name)), type="Opaque",
                 string_data={key: pulumi.Output.secret(value.get_secret_value()) for key, value in app.secrets.items()},
                 opts=child,
             )
-            workload_opts = pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[secret]))
+        secrets = ([self.secret] if self.secret else []) + args.shared_secrets
+        workload_opts = pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=secrets))
         if app.autoscaling:
             # The HPA owns the replica count once running; `pulumi up` must not reset it.
             workload_opts = pulumi.ResourceOptions.merge(workload_opts, pulumi.ResourceOptions(
@@ -113,9 +120,11 @@ class App(pulumi.ComponentResource):
 
         headless = f"{app.name}-headless"
         if app.stateful:
+            retain = app.stateful.retain_volume if app.stateful.retain_volume is not None else args.retain_volumes
             workload = k8s.apps.v1.StatefulSet(
                 f"{name}-statefulset", metadata=meta(app.name),
-                spec=stateful_set_spec(app, team, app.name, args.high_availability, headless, DEFAULT_STORAGE_CLASS),
+                spec=stateful_set_spec(app, team, app.name, args.high_availability, headless,
+                                       RETAIN_STORAGE_CLASS if retain else DEFAULT_STORAGE_CLASS),
                 opts=workload_opts)
             kind = "StatefulSet"
         else:

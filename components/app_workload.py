@@ -6,10 +6,17 @@ from __future__ import annotations
 from typing import Any
 
 from components.config.tenancy import AppConfig
-from components.hardening import RESTRICTED_CONTAINER_SECURITY_CONTEXT, RESTRICTED_POD_SECURITY_CONTEXT, spread_constraints
+from components.hardening import (
+    RESTRICTED_CONTAINER_SECURITY_CONTEXT,
+    restricted_pod_security_context,
+    spread_constraints,
+)
 
 PORT_NAME = "http"
 DATA_VOLUME = "data"
+# Every emptyDir an app writes (/tmp and its writablePaths) is bounded: a runaway writer is
+# evicted instead of filling the node's disk.
+EMPTY_DIR = {"sizeLimit": "256Mi"}
 
 
 def selector_labels(team: str, app: str) -> dict[str, str]:
@@ -42,11 +49,18 @@ def env(app: AppConfig) -> list[dict[str, Any]]:
     # Secret values live only in the Secret; the pod refers to them by key.
     secret = [{"name": key, "valueFrom": {"secretKeyRef": {"name": secret_name(app.name), "key": key}}}
               for key in sorted(app.secrets)]
-    return plain + secret
+    shared = [{"name": key, "valueFrom": {"secretKeyRef": {"name": secret_name(ref.app), "key": ref.key}}}
+              for key, ref in sorted(app.secret_refs.items())]
+    return plain + secret + shared
+
+
+def writable_volumes(app: AppConfig) -> list[tuple[str, str]]:
+    """(volume name, mount path) of every emptyDir the app writes."""
+    return [("tmp", "/tmp")] + [(f"writable-{i}", path) for i, path in enumerate(app.writable_paths)]
 
 
 def container(app: AppConfig) -> dict[str, Any]:
-    mounts = [{"name": "tmp", "mountPath": "/tmp"}]
+    mounts = [{"name": volume, "mountPath": path} for volume, path in writable_volumes(app)]
     if app.stateful:
         mounts.append({"name": DATA_VOLUME, "mountPath": app.stateful.mount_path})
     return {
@@ -62,10 +76,11 @@ def container(app: AppConfig) -> dict[str, Any]:
 
 
 def pod_template(app: AppConfig, team: str, service_account: str, high_availability: bool) -> dict[str, Any]:
-    pod_security = dict(RESTRICTED_POD_SECURITY_CONTEXT)
-    if app.stateful:
+    pod_security = restricted_pod_security_context(app.run_as_user, app.run_as_group)
+    fs_group = app.fs_group if app.fs_group is not None else (app.run_as_group if app.stateful else None)
+    if fs_group is not None:
         # The volume must be writable by the image's non-root user.
-        pod_security.update({"fsGroup": 2000, "fsGroupChangePolicy": "OnRootMismatch"})
+        pod_security.update({"fsGroup": fs_group, "fsGroupChangePolicy": "OnRootMismatch"})
     return {
         "metadata": {"labels": app_labels(team, app.name)},
         "spec": {
@@ -73,7 +88,7 @@ def pod_template(app: AppConfig, team: str, service_account: str, high_availabil
             **({} if app.service_account_token else {"automountServiceAccountToken": False}),
             "securityContext": pod_security,
             "containers": [container(app)],
-            "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}}],
+            "volumes": [{"name": volume, "emptyDir": dict(EMPTY_DIR)} for volume, _ in writable_volumes(app)],
             "topologySpreadConstraints": spread_constraints(selector_labels(team, app.name), high_availability),
         },
     }

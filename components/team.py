@@ -11,7 +11,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.app import App, AppArgs, Peer
-from components.config.tenancy import TeamConfig
+from components.config.tenancy import TeamConfig, secret_ref_order
 from components.ingress_controller import NAMESPACE as INGRESS_NAMESPACE
 from components.monitoring import NAMESPACE as MONITORING_NAMESPACE
 from components.namespaces import labelled_namespace
@@ -75,6 +75,8 @@ class TeamArgs:
     """Access entries wait for the cluster."""
     kubernetes_version: str
     high_availability: bool
+    retain_volumes: bool
+    """Stateful apps keep their volumes when a claim is deleted, unless their config says otherwise."""
     default_issuer: str
     provider: k8s.Provider
     monitoring_crds: list[pulumi.Resource]
@@ -123,13 +125,19 @@ class Team(pulumi.ComponentResource):
                 )
 
         ports = {app.name: app.port for app in team.apps}
-        for app in team.apps:
+        configs = {app.name: app for app in team.apps}
+        created: dict[str, App] = {}
+        # An app that reads another's Secret (secretRefs) is created after it, to wait for it.
+        for app_name in secret_ref_order(team.apps):
+            app = configs[app_name]
             callers = [Peer(other.name, ports[other.name]) for other in team.apps if app.name in other.depends_on]
-            App(f"{name}-{app.name}", AppArgs(
+            shared = [created[ref.app].secret for ref in app.secret_refs.values() if created[ref.app].secret]
+            created[app_name] = App(f"{name}-{app.name}", AppArgs(
                 config=app, team=team.name, dependencies=[Peer(d, ports[d]) for d in app.depends_on],
-                callers=callers, high_availability=args.high_availability, default_issuer=args.default_issuer,
-                provider=args.provider, namespace=namespace, oidc_provider_arn=args.oidc_provider_arn, oidc_issuer=args.oidc_issuer, tags=args.tags,
-                monitoring_crds=args.monitoring_crds,
+                callers=callers, high_availability=args.high_availability, retain_volumes=args.retain_volumes,
+                default_issuer=args.default_issuer, provider=args.provider, namespace=namespace,
+                oidc_provider_arn=args.oidc_provider_arn, oidc_issuer=args.oidc_issuer, tags=args.tags,
+                monitoring_crds=args.monitoring_crds, shared_secrets=shared,
             ), opts=pulumi.ResourceOptions(parent=self))
 
         self.namespace = namespace.metadata.name

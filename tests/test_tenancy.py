@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import copy
 import json
 
 import pytest
 import yaml
 
+from components.config import StackConfigError, parse_stack_config
 from conftest import ROOT, PlanView, plan_stack
+from preflight.stackfile import read_stack_file
 
 TEAMS = {"dev": {"shop": ["frontend", "backend", "database"], "analytics": ["reports"]},
          "prod": {"shop": ["frontend", "backend", "database"], "analytics": ["reports"]}}
@@ -196,33 +199,127 @@ def test_database_is_a_stateful_set_with_its_volume(plans):
     assert spec["serviceName"] == "database-headless"
     claim = spec["volumeClaimTemplates"][0]
     assert claim["spec"]["resources"]["requests"]["storage"] == "100Gi"
-    assert claim["spec"]["storageClassName"] == "gp3"
     container = spec["template"]["spec"]["containers"][0]
-    assert {"name": "data", "mountPath": "/bitnami/postgresql"} in container["volumeMounts"]
+    assert {"name": "data", "mountPath": "/var/lib/postgresql/data"} in container["volumeMounts"]
     assert container["livenessProbe"]["tcpSocket"] == {"port": "http"}
     headless = k8s(plans["prod"], "kubernetes:core/v1:Service", "shop")["database-headless"]
     assert headless["spec"]["clusterIP"] == "None"
 
 
-def test_secrets_and_irsa_from_config(tmp_path):
+def test_the_sample_database_runs_read_only_as_the_postgres_user(stack):
+    """Issue #13, finding 2: an image that exists, its own numeric user, emptyDirs where it
+    writes, PGDATA below the volume's root, and its password from a Pulumi secret."""
+    _, plan = stack
+    database = workload(plan, "shop", "database")["spec"]["template"]["spec"]
+    container = database["containers"][0]
+    # The official Debian image: postgres is uid/gid 999 (docker-library/postgres 16/bookworm).
+    assert container["image"].startswith("docker.io/library/postgres:16.")
+    assert container["image"].endswith("-bookworm")
+    assert {k: database["securityContext"][k] for k in ("runAsUser", "runAsGroup", "fsGroup")} == {
+        "runAsUser": 999, "runAsGroup": 999, "fsGroup": 999}
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    volumes = {v["name"]: v for v in database["volumes"]}
+    for path in ("/tmp", "/var/run/postgresql"):
+        assert "emptyDir" in volumes[mounts[path]], path
+    env = {e["name"]: e for e in container["env"]}
+    assert env["PGDATA"]["value"] == "/var/lib/postgresql/data/pgdata"
+    assert env["PGDATA"]["value"].startswith(next(p for p, n in mounts.items() if n == "data") + "/")
+    assert env["POSTGRES_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": "database-env", "key": "POSTGRES_PASSWORD"}
+    secret = k8s(plan, "kubernetes:core/v1:Secret", "shop")["database-env"]["_resource"]
+    assert any("stringData.POSTGRES_PASSWORD".startswith(p) for p in secret["secretPaths"])
+
+
+def test_the_backend_reads_the_database_password_from_the_database_secret(stack):
+    _, plan = stack
+    backend = workload(plan, "shop", "backend")
+    env = {e["name"]: e for e in backend["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["DATABASE_PASSWORD"] == {"name": "DATABASE_PASSWORD", "valueFrom": {"secretKeyRef": {
+        "name": "database-env", "key": "POSTGRES_PASSWORD"}}}
+    # One Secret, owned by the database: the backend waits for it instead of crash-looping.
+    secret = k8s(plan, "kubernetes:core/v1:Secret", "shop")["database-env"]["_resource"]
+    assert secret["urn"] in backend["_resource"]["dependencies"]
+    assert "backend-env" not in k8s(plan, "kubernetes:core/v1:Secret", "shop")
+
+
+def test_stateful_volumes_are_retained_in_prod_and_deleted_in_dev(plans, variant):
+    """Issue #12, finding 11: a database volume must outlive a deleted claim in prod."""
+    def storage_class(plan):
+        return workload(plan, "shop", "database")["spec"]["volumeClaimTemplates"][0]["spec"]["storageClassName"]
+
+    assert storage_class(plans["prod"]) == "gp3-retain"
+    assert storage_class(plans["dev"]) == "gp3"
+    # stateful.retainVolume overrides the environment's default.
+    assert storage_class(variant) == "gp3-retain"
+
+
+def test_a_stateful_app_gets_no_hpa_unless_asked_and_keeps_its_replicas(variant):
+    """Issue #13, finding 11: the database in the variant says nothing about autoscaling."""
+    hpas = k8s(variant, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "shop")
+    assert "database" not in hpas and "backend" in hpas
+    database = workload(variant, "shop", "database")
+    assert database["spec"]["replicas"] == 1
+
+
+@pytest.mark.parametrize("app", [
+    {"replicas": 3},
+    {"replicas": 3, "autoscaling": {"minReplicas": 2}},
+    {"replicas": 3, "stateful": {}, "autoscaling": {}},
+])
+def test_replicas_with_autoscaling_is_a_config_error_naming_both_keys(app):
+    raw = copy.deepcopy(read_stack_file(ROOT / "Pulumi.dev.yaml").project_values)
+    raw["teams"] = [{"name": "shop", "apps": [{"name": "web", "image": "ghcr.io/example/web:1.0.0", **app}]}]
+    with pytest.raises(StackConfigError) as caught:
+        parse_stack_config(raw)
+    found = [str(issue) for issue in caught.value.issues]
+    assert any(p.startswith("teams[0].apps[0]") and "replicas" in p and "autoscaling" in p for p in found), found
+
+
+def test_replicas_alone_is_fine_for_a_stateful_app_or_without_autoscaling():
+    raw = copy.deepcopy(read_stack_file(ROOT / "Pulumi.dev.yaml").project_values)
+    raw["teams"] = [{"name": "shop", "apps": [
+        {"name": "db", "image": "ghcr.io/example/db:1.0.0", "replicas": 3, "stateful": {}},
+        {"name": "web", "image": "ghcr.io/example/web:1.0.0", "replicas": 3, "autoscaling": None},
+        {"name": "api", "image": "ghcr.io/example/api:1.0.0"},
+    ]}]
+    apps = {app.name: app for app in parse_stack_config(raw).teams[0].apps}
+    assert apps["db"].autoscaling is None and apps["db"].replicas == 3
+    assert apps["web"].autoscaling is None
+    # A Deployment still autoscales by default.
+    assert apps["api"].autoscaling is not None and apps["api"].autoscaling.min_replicas == 2
+
+
+@pytest.fixture(scope="module")
+def variant(tmp_path_factory) -> PlanView:
+    """The dev stack with the options the shipped stacks leave off, planned once."""
+    tmp = tmp_path_factory.mktemp("variant")
     stack = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())
-    backend = stack["config"]["eks-platform:teams"][0]["apps"][1]
-    backend["secrets"] = {"DATABASE_PASSWORD": {"secure": "AAABAHNlY3JldA=="}}
+    shop = stack["config"]["eks-platform:teams"][0]
+    apps = {app["name"]: app for app in shop["apps"]}
+    backend, database = apps["backend"], apps["database"]
+    backend["secrets"] = {"API_TOKEN": {"secure": "AAABAHNlY3JldA=="}}
     backend["irsaPolicyArns"] = ["arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"]
     backend["serviceAccountToken"] = True
-    config = tmp_path / "Pulumi.dev.yaml"
+    database.pop("autoscaling", None)
+    database["replicas"] = 1
+    database["stateful"]["retainVolume"] = True
+    config = tmp / "Pulumi.dev.yaml"
     config.write_text(yaml.safe_dump(stack))
-    plan = plan_stack("dev", tmp_path, config)
+    return plan_stack("dev", tmp, config)
+
+
+def test_secrets_and_irsa_from_config(variant):
+    plan = variant
 
     secret = k8s(plan, "kubernetes:core/v1:Secret", "shop")["backend-env"]
-    assert any("stringData.DATABASE_PASSWORD".startswith(p) for p in secret["_resource"]["secretPaths"])
+    assert any("stringData.API_TOKEN".startswith(p) for p in secret["_resource"]["secretPaths"])
     deployment = workload(plan, "shop", "backend")
     env = {e["name"]: e for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
-    assert env["DATABASE_PASSWORD"] == {"name": "DATABASE_PASSWORD", "valueFrom": {"secretKeyRef": {
-        "name": "backend-env", "key": "DATABASE_PASSWORD"}}}
+    assert env["API_TOKEN"] == {"name": "API_TOKEN", "valueFrom": {"secretKeyRef": {
+        "name": "backend-env", "key": "API_TOKEN"}}}
     assert secret["_resource"]["urn"] in deployment["_resource"]["dependencies"]
     # The value is in the Secret only, never in the pod spec.
-    placeholder = secret["stringData"]["DATABASE_PASSWORD"]
+    placeholder = secret["stringData"]["API_TOKEN"]
     assert placeholder not in json.dumps(deployment["spec"])
 
     account = k8s(plan, "kubernetes:core/v1:ServiceAccount", "shop")["backend"]
@@ -232,3 +329,35 @@ def test_secrets_and_irsa_from_config(tmp_path):
     assert account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"].startswith("arn:aws:iam::")
     trust = json.loads(plan.one("aws:iam/role:Role", "team-shop-backend-irsa-role")["inputs"]["assumeRolePolicy"])
     assert "system:serviceaccount:shop:backend" in trust["Statement"][0]["Condition"]["StringEquals"].values()
+
+
+def config_problems(apps: list[dict]) -> list[str]:
+    raw = copy.deepcopy(read_stack_file(ROOT / "Pulumi.dev.yaml").project_values)
+    raw["teams"] = [{"name": "shop", "apps": apps}]
+    with pytest.raises(StackConfigError) as caught:
+        parse_stack_config(raw)
+    return [str(issue) for issue in caught.value.issues]
+
+
+def test_secret_refs_must_name_a_secret_another_app_owns():
+    image = "ghcr.io/example/app:1.0.0"
+    db = {"name": "db", "image": image, "stateful": {}, "secrets": {"PASSWORD": "x"}}
+    found = config_problems([db, {"name": "api", "image": image, "secretRefs": {
+        "A": {"app": "nope", "key": "PASSWORD"}, "B": {"app": "db", "key": "USER"}, "C": {"app": "api", "key": "X"}}}])
+    assert any(p.startswith("teams[0].apps[1].secretRefs.A.app: no app named 'nope'") for p in found), found
+    assert any(p.startswith("teams[0].apps[1].secretRefs.B.key: app 'db' has no secret 'USER'") for p in found), found
+    assert any(p.startswith("teams[0].apps[1].secretRefs.C.app: names the app itself") for p in found), found
+    circle = config_problems([{**db, "secretRefs": {"TOKEN": {"app": "api", "key": "TOKEN"}}},
+                              {"name": "api", "image": image, "secrets": {"TOKEN": "x"},
+                               "secretRefs": {"PASSWORD": {"app": "db", "key": "PASSWORD"}}}])
+    assert any(p.startswith("teams[0].apps: secretRefs go round in a circle") for p in circle), circle
+
+
+@pytest.mark.parametrize("paths, message", [
+    (["var/run"], "must be an absolute directory"),
+    (["/tmp"], "/tmp is always writable"),
+    (["/run", "/run"], "lists a directory twice"),
+])
+def test_writable_paths_are_absolute_and_new(paths, message):
+    found = config_problems([{"name": "web", "image": "ghcr.io/example/web:1.0.0", "writablePaths": paths}])
+    assert any(p.startswith("teams[0].apps[0].writablePaths") and message in p for p in found), found

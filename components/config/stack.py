@@ -6,6 +6,7 @@ import difflib
 import re
 from collections import Counter
 from dataclasses import dataclass
+from graphlib import CycleError
 from typing import Literal
 
 from pydantic import Field, field_validator
@@ -23,7 +24,7 @@ from .cluster import (
 )
 from .regions import AVAILABILITY_ZONES
 from .services import CertManagerConfig, IngressConfig, LoggingConfig, MonitoringConfig
-from .tenancy import TeamConfig
+from .tenancy import TeamConfig, secret_ref_order
 
 # Namespaces the platform itself owns; a team may not take one.
 PLATFORM_NAMESPACES = frozenset({
@@ -181,6 +182,11 @@ def cross_key_issues(config: StackConfig) -> list[ConfigIssue]:
         for a, app in enumerate(team.apps):
             app_path = f"{team_path}.apps[{a}]"
             issues.extend(_app_issues(app, app_path, app_names, team, hosts))
+        try:
+            secret_ref_order(team.apps)
+        except CycleError as err:
+            issues.append(ConfigIssue(f"{team_path}.apps", "secretRefs go round in a circle ("
+                                      + " -> ".join(err.args[1]) + "); one app must own the shared value"))
 
     if config.is_prod and not config.monitoring.receivers:
         issues.append(ConfigIssue(
@@ -217,7 +223,19 @@ def _app_issues(app, app_path: str, app_names: list[str], team: TeamConfig,
         else:
             hosts[app.host] = app_path
 
-    for section, keys in (("env", app.env), ("secrets", app.secrets)):
+    apps = {other.name: other for other in team.apps}
+    for key, ref in app.secret_refs.items():
+        where = f"{app_path}.secretRefs.{key}"
+        if ref.app == app.name:
+            issues.append(ConfigIssue(f"{where}.app", "names the app itself; use secrets for its own values"))
+        elif ref.app not in apps:
+            issues.append(ConfigIssue(f"{where}.app", f"no app named {ref.app!r} in team {team.name!r} "
+                                                      f"(apps: {sorted(apps)})"))
+        elif ref.key not in apps[ref.app].secrets:
+            issues.append(ConfigIssue(f"{where}.key", f"app {ref.app!r} has no secret {ref.key!r} "
+                                                      f"(its secrets: {sorted(apps[ref.app].secrets) or 'none'})"))
+
+    for section, keys in (("env", app.env), ("secrets", app.secrets), ("secretRefs", app.secret_refs)):
         for key in keys:
             if not _ENV_NAME.match(key):
                 issues.append(ConfigIssue(
@@ -226,6 +244,8 @@ def _app_issues(app, app_path: str, app_names: list[str], team: TeamConfig,
                 ))
     for key in set(app.env) & set(app.secrets):
         issues.append(ConfigIssue(f"{app_path}.secrets.{key}", "is also set in env; keep one"))
+    for key in set(app.secret_refs) & (set(app.env) | set(app.secrets)):
+        issues.append(ConfigIssue(f"{app_path}.secretRefs.{key}", "is also set in env or secrets; keep one"))
 
     lowest_replicas = app.autoscaling.min_replicas if app.autoscaling else app.replicas
     if app.min_available is not None and app.min_available >= lowest_replicas:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from graphlib import TopologicalSorter
 from typing import Literal, Optional
 
 from pydantic import Field, field_validator, model_validator
 
+from components.hardening import NON_ROOT_GROUP, NON_ROOT_USER
 from policies.rules.images import image_pin_problem
 
 from .base import DnsLabel, Hostname, IamPrincipalArn, Quantity, Secret, ServiceName, StrictModel
@@ -82,10 +84,20 @@ class MetricsConfig(StrictModel):
 
 
 class StatefulConfig(StrictModel):
-    """Run the app as a StatefulSet with one volume per replica."""
+    """Run the app as a StatefulSet with one volume per replica (and, unless asked, no HPA)."""
 
     storage_gi: int = Field(10, ge=1)
     mount_path: str = "/data"
+    retain_volume: Optional[bool] = None
+    """Keep the EBS volume when its claim is deleted (the gp3-retain class). Default: true in
+    prod, false in dev; a retained volume is deleted by hand (docs/runbook.md)."""
+
+
+class SecretRefConfig(StrictModel):
+    """A key of another app's Secret (same team), e.g. the database's password for its client."""
+
+    app: DnsLabel
+    key: str
 
 
 class AppConfig(StrictModel):
@@ -96,13 +108,19 @@ class AppConfig(StrictModel):
     image: str
     port: int = Field(8080, ge=1, le=65535)
     replicas: int = Field(2, ge=1, le=100)
+    """A fixed pod count, for an app without autoscaling (with an HPA, use autoscaling.minReplicas)."""
     resources: AppResourcesConfig = Field(default_factory=AppResourcesConfig)
-    autoscaling: Optional[AutoscalingConfig] = Field(default_factory=AutoscalingConfig)
+    autoscaling: Optional[AutoscalingConfig] = None
+    """An HPA. Left out: on (these defaults) for a Deployment, off for a stateful app, whose
+    pods are not interchangeable. `autoscaling: null` turns it off; `{}` turns it on."""
     max_surge: str = "25%"
     max_unavailable: str = "0"
     env: dict[str, str] = Field(default_factory=dict)
     secrets: dict[str, Secret] = Field(default_factory=dict)
-    """Secret env vars from `pulumi config set --secret`; stored in a Kubernetes Secret."""
+    """Secret env vars from `pulumi config set --secret`; stored in the app's Secret `<app>-env`."""
+    secret_refs: dict[str, SecretRefConfig] = Field(default_factory=dict)
+    """Env vars read from another app's Secret, so a value two apps share is set once (the
+    database's password for the backend): `DATABASE_PASSWORD: {app: database, key: POSTGRES_PASSWORD}`."""
     host: Optional[Hostname] = None
     depends_on: list[ServiceName] = Field(default_factory=list)
     """Apps (same team) this app calls; opens egress to them and ingress on their side."""
@@ -116,6 +134,37 @@ class AppConfig(StrictModel):
     """Mount the ServiceAccount token (only for apps that call the Kubernetes API)."""
     irsa_policy_arns: list[str] = Field(default_factory=list)
     """IAM policies for an IRSA role bound to the app's ServiceAccount."""
+    run_as_user: int = Field(NON_ROOT_USER, ge=1)
+    """The numeric user the container runs as: the image's own user where its files need one
+    (999 for the official Debian postgres image). Root (0) is refused by the restricted level."""
+    run_as_group: int = Field(NON_ROOT_GROUP, ge=0)
+    """The numeric primary group of that user."""
+    fs_group: Optional[int] = Field(None, ge=1)
+    """Group that owns the app's volumes, so its user can write them. Default: runAsGroup for
+    a stateful app, unset otherwise."""
+    writable_paths: list[str] = Field(default_factory=list)
+    """Directories the app writes besides /tmp and its volume, each an emptyDir under the
+    read-only root filesystem (e.g. /var/run/postgresql for postgres' socket and lock)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_autoscaling(cls, data: object) -> object:
+        # An app that does not mention autoscaling gets an HPA only as a Deployment.
+        if isinstance(data, dict) and "autoscaling" not in data and data.get("stateful") is None:
+            return {**data, "autoscaling": {}}
+        return data
+
+    @field_validator("writable_paths")
+    @classmethod
+    def _writable_paths(cls, paths: list[str]) -> list[str]:
+        for path in paths:
+            if not re.match(r"^(/[\w.-]+)+$", path):
+                raise ValueError(f"{path!r} must be an absolute directory such as '/var/run/app'")
+            if path == "/tmp":
+                raise ValueError("/tmp is always writable; leave it out")
+        if len(set(paths)) != len(paths):
+            raise ValueError("lists a directory twice")
+        return paths
 
     @field_validator("image")
     @classmethod
@@ -139,6 +188,14 @@ class AppConfig(StrictModel):
 
     @model_validator(mode="after")
     def _hpa_bounds(self) -> "AppConfig":
+        if self.autoscaling and "replicas" in self.model_fields_set:
+            raise ValueError(
+                f"replicas ({self.replicas}) and autoscaling are both set, and the HPA would ignore replicas: "
+                "set autoscaling.minReplicas/maxReplicas and remove replicas, or set autoscaling: null "
+                "for a fixed count"
+            )
+        if self.stateful and self.stateful.mount_path in self.writable_paths:
+            raise ValueError(f"writablePaths lists {self.stateful.mount_path}, the stateful volume's mountPath")
         if self.autoscaling and self.autoscaling.min_replicas > self.autoscaling.max_replicas:
             raise ValueError(
                 f"autoscaling.minReplicas ({self.autoscaling.min_replicas}) is greater than "
@@ -158,3 +215,10 @@ class TeamConfig(StrictModel):
     """Other namespaces allowed to reach this team's pods."""
     pod_security: Literal["restricted"] = "restricted"
     apps: list[AppConfig] = Field(default_factory=list)
+
+
+def secret_ref_order(apps: list[AppConfig]) -> list[str]:
+    """App names, each after the apps whose Secrets it reads (graphlib.CycleError on a circle)."""
+    graph = {app.name: {ref.app for ref in app.secret_refs.values()} for app in apps}
+    names = {app.name for app in apps}
+    return [name for name in TopologicalSorter(graph).static_order() if name in names]
