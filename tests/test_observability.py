@@ -63,7 +63,8 @@ def test_grafana_password_is_generated_and_secret(plan: PlanView):
     values = release(plan, "kube-prometheus-stack")["inputs"]["values"]["grafana"]
     assert "adminPassword" not in values
     assert values["admin"]["existingSecret"] == "grafana-admin"
-    secret = plan.one("kubernetes:core/v1:Secret")
+    [secret] = [s for s in plan.of_type("kubernetes:core/v1:Secret")
+                if s["inputs"]["metadata"].get("namespace") == "monitoring"]
     assert secret["inputs"]["metadata"]["name"] == "grafana-admin"
     assert is_secret(secret, "stringData.admin-password")
     password = plan.one("random:index/randomPassword:RandomPassword")
