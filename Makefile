@@ -13,6 +13,14 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
+# The policy pack's own environment: PulumiPolicy.yaml names policies/venv, and the Pulumi CLI
+# does not create it for a local pack (`--policy-pack policies`).
+POLICY_VENV := policies/venv
+$(POLICY_VENV)/.installed: policies/requirements.txt
+	test -x $(POLICY_VENV)/bin/python || $(PYTHON) -m venv $(POLICY_VENV)
+	$(POLICY_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r policies/requirements.txt
+	touch $@
+
 ## plan: preflight plan of STACK (default dev) to out/plan-STACK.json, then the policy gate
 plan: $(VENV)/.installed
 	@mkdir -p $(OUT)
@@ -36,10 +44,10 @@ docs: $(VENV)/.installed
 	$(PY) -m policies.reference > docs/policies.md
 
 ## preview / up: the real thing (needs the Pulumi CLI, a backend login and AWS credentials)
-preview:
+preview: $(POLICY_VENV)/.installed
 	pulumi preview --stack $(STACK) --policy-pack policies --policy-pack-config policies/config/$(STACK).json
 
-up:
+up: $(POLICY_VENV)/.installed
 	pulumi up --stack $(STACK) --policy-pack policies --policy-pack-config policies/config/$(STACK).json
 
 clean:

@@ -83,3 +83,64 @@ def test_deploy_promotes_dev_then_prod_behind_approval():
         credentials = [s for s in steps(job) if s.get("uses", "").startswith("aws-actions/configure-aws-credentials@")]
         assert credentials and "role-to-assume" in credentials[0]["with"]
         assert "aws-access-key-id" not in credentials[0]["with"]
+
+
+# -- the deploy path: where cluster jobs run, the pack's environment, session length ----------
+
+import subprocess  # noqa: E402
+
+# The deploy and preview roles' MaxSessionDuration (IAM's default; docs/runbook.md, "Session length").
+ROLE_MAX_SESSION_SECONDS = 3600
+
+
+def all_jobs():
+    for name in ("pull-request.yml", "deploy.yml"):
+        for job_id, job in load(name)["jobs"].items():
+            yield f"{name}:{job_id}", job
+
+
+def pack_steps(job: dict) -> list[int]:
+    return [i for i, s in enumerate(steps(job))
+            if s.get("uses", "").startswith("pulumi/actions@") and s.get("with", {}).get("policyPacks")]
+
+
+def test_jobs_that_reach_a_cluster_run_on_the_configurable_cluster_runner():
+    cluster_jobs = [(where, job) for where, job in all_jobs() if pack_steps(job)]
+    assert len(cluster_jobs) == 3
+    for where, job in cluster_jobs:
+        runner = str(job["runs-on"])
+        assert "vars.CLUSTER_RUNNER" in runner and "vars.CODEBUILD_RUNNER_PROJECT" in runner, where
+        assert "github.run_id" in runner, f"{where}: CodeBuild needs a per-run label"
+        assert '"self-hosted", "eks-platform"' in runner and "ubuntu" not in runner, where
+    preview = load("pull-request.yml")["jobs"]["preview"]
+    assert "github.event.pull_request.head.repo.full_name == github.repository" in preview["if"]
+
+
+def test_the_policy_pack_environment_is_built_before_every_step_that_uses_it():
+    virtualenv = yaml.safe_load((ROOT / "policies" / "PulumiPolicy.yaml").read_text())["runtime"]["options"]["virtualenv"]
+    for where, job in all_jobs():
+        for index in pack_steps(job):
+            pack = steps(job)[index]["with"]["policyPacks"]
+            target = f"{pack}/{virtualenv}/.installed"
+            assert f"make {target}" in [s.get("run") for s in steps(job)[:index]], f"{where}: no `make {target}` first"
+            commands = subprocess.run(["make", "-n", "-B", target], cwd=ROOT, capture_output=True, text=True,
+                                      check=True).stdout
+            assert f"-m venv {pack}/{virtualenv}" in commands
+            assert f"{pack}/{virtualenv}/bin/python -m pip install" in commands
+            assert f"-r {pack}/requirements.txt" in commands
+
+
+def test_aws_sessions_fit_the_role_maximum_and_outlast_the_job():
+    for where, job in all_jobs():
+        for step in steps(job):
+            if step.get("uses", "").startswith("aws-actions/configure-aws-credentials@"):
+                seconds = step["with"].get("role-duration-seconds")
+                assert isinstance(seconds, int) and seconds <= ROLE_MAX_SESSION_SECONDS, (where, seconds)
+                assert job["timeout-minutes"] * 60 <= seconds, f"{where}: the job outlives its credentials"
+
+
+def test_makes_preview_and_up_build_the_pack_environment():
+    for target in ("preview", "up"):
+        commands = subprocess.run(["make", "-n", "-B", target, "STACK=dev"], cwd=ROOT, capture_output=True,
+                                  text=True).stdout
+        assert "-m venv policies/venv" in commands.split("pulumi ")[0], target
