@@ -239,3 +239,47 @@ def eks_addons_wait_for_nodes(args, report_violation):
             if addon_name and addon_name not in DAEMONSET_ONLY_ADDONS and not _waits_for_nodes(resource):
                 report_violation(f"The {addon_name} add-on runs pods but does not wait for any node group.",
                                  resource.urn)
+
+
+# AWS managed policies that hand a workload most of an account: admin and power-user access,
+# IAM (a role that can grant itself anything), and the *FullAccess family.
+BROAD_MANAGED_POLICIES = frozenset({
+    "AdministratorAccess", "PowerUserAccess", "IAMFullAccess", "SecretsManagerReadWrite",
+    "AWSKeyManagementServicePowerUser", "job-function/SystemAdministrator",
+    "job-function/NetworkAdministrator", "job-function/DatabaseAdministrator",
+})
+_ATTACHMENTS = ("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "aws:iam/policyAttachment:PolicyAttachment",
+                "aws:iam/userPolicyAttachment:UserPolicyAttachment",
+                "aws:iam/groupPolicyAttachment:GroupPolicyAttachment")
+
+
+def broad_managed_policy(arn) -> str | None:
+    """The name of an AWS managed policy too broad to attach, else None."""
+    prefix, sep, name = str(arn).partition(":iam::aws:policy/")
+    if not sep or not prefix.startswith("arn:"):
+        return None
+    if name in BROAD_MANAGED_POLICIES or name.rsplit("/", 1)[-1].endswith("FullAccess"):
+        return name
+    return None
+
+
+@resource_rule(
+    "no-broad-aws-managed-policies",
+    "No IAM role, user or group gets a broad AWS managed policy (AdministratorAccess, PowerUserAccess, "
+    "IAMFullAccess, AmazonEC2FullAccess or any other *FullAccess).",
+    Severity.HIGH,
+    "Attach a policy listing the actions and resources the workload needs (teams[].apps[].irsaPolicyArns "
+    "takes your own policies' ARNs).",
+)
+def no_broad_aws_managed_policies(args, report_violation):
+    if args.resource_type in _ATTACHMENTS:
+        arns = [args.props.get("policyArn")]
+    elif args.resource_type in ("aws:iam/role:Role", "aws:iam/user:User", "aws:iam/group:Group"):
+        arns = _as_list(args.props.get("managedPolicyArns"))
+    else:
+        return
+    for arn in arns:
+        name = broad_managed_policy(arn)
+        if name:
+            report_violation(f"Attaches the AWS managed policy {name}, which grants far more than one "
+                             "workload needs.")

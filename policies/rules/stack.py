@@ -103,3 +103,53 @@ def team_ingress_tls(args: StackValidationArgs, report_violation) -> None:
         elif not any(annotations.get(a) for a in ISSUER_ANNOTATIONS):
             report_violation(f"Ingress {name} names no cert-manager issuer, so its certificate is never issued.",
                              ingress.urn)
+
+
+def _of_type(args: StackValidationArgs, resource_type: str) -> list:
+    return [r for r in args.resources if r.resource_type == resource_type]
+
+
+@stack_rule("vpc-flow-logs", "Every VPC of the stack records its traffic in VPC flow logs (CIS AWS 3.9).",
+            Severity.MEDIUM, "Keep network.flowLogs.enabled true (CloudWatch or S3, retention in retentionDays).")
+def vpc_flow_logs(args: StackValidationArgs, report_violation) -> None:
+    vpcs = _of_type(args, "aws:ec2/vpc:Vpc")
+    # Counted, not matched by ID: a new VPC's ID is unknown during a preview.
+    flow_logs = _of_type(args, "aws:ec2/flowLog:FlowLog")
+    if not flow_logs:
+        for vpc in vpcs:
+            report_violation(f"VPC {vpc.name} has no flow log.", vpc.urn)
+    elif len(flow_logs) < len(vpcs):
+        report_violation(f"{len(vpcs)} VPCs but only {len(flow_logs)} flow logs.")
+
+
+_CLUSTER_TYPES = ("eks:index:Cluster", "aws:eks/cluster:Cluster")
+_INGRESS_TYPES = ("aws:ec2/securityGroupRule:SecurityGroupRule",
+                  "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+
+
+def _private_only(cluster) -> bool:
+    if cluster.resource_type == "eks:index:Cluster":
+        return bool(cluster.props) and cluster.props.get("endpointPublicAccess") in (False, "false")
+    return get(cluster.props, "vpcConfig", "endpointPublicAccess") in (False, "false")
+
+
+def _admits_https(rule) -> bool:
+    props = rule.props
+    if props.get("type", "ingress") != "ingress" or str(props.get("protocol", "tcp")) not in ("tcp", "6", "-1"):
+        return False
+    low, high = props.get("fromPort"), props.get("toPort")
+    in_range = str(props.get("protocol")) == "-1" or (
+        low is not None and int(low) <= 443 <= int(high if high is not None else low))
+    return in_range and bool(props.get("cidrBlocks") or props.get("cidrIpv4"))
+
+
+@stack_rule("eks-private-endpoint-reachable",
+            "A cluster whose API endpoint is private admits some network on port 443, or nobody can deploy to it.",
+            Severity.HIGH,
+            "List the deploy runners' and VPN subnets in cluster.endpoint.privateAccessCidrs.")
+def eks_private_endpoint_reachable(args: StackValidationArgs, report_violation) -> None:
+    private = [c for t in _CLUSTER_TYPES for c in _of_type(args, t) if _private_only(c)]
+    if private and not any(_admits_https(r) for t in _INGRESS_TYPES for r in _of_type(args, t)):
+        for cluster in private:
+            report_violation(f"Cluster {cluster.name} has only a private endpoint and no security group "
+                             "rule admits any network on port 443.", cluster.urn)
