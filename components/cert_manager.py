@@ -25,14 +25,21 @@ ACME_SERVERS = {
 
 
 def route53_policy(hosted_zone_id: str, partition: str) -> str:
-    """What cert-manager's Route53 solver needs, and only on the configured zone."""
+    """What cert-manager's Route53 solver needs, and only on the configured zone: it may change
+    nothing but the TXT records of `_acme-challenge` names (DNS-01), never the zone's A or MX."""
+    zone = f"arn:{partition}:route53:::hostedzone/{hosted_zone_id}"
     return json.dumps({
         "Version": "2012-10-17",
         "Statement": [
             {"Effect": "Allow", "Action": ["route53:GetChange"],
              "Resource": [f"arn:{partition}:route53:::change/*"]},
-            {"Effect": "Allow", "Action": ["route53:ChangeResourceRecordSets", "route53:ListResourceRecordSets"],
-             "Resource": [f"arn:{partition}:route53:::hostedzone/{hosted_zone_id}"]},
+            {"Effect": "Allow", "Action": ["route53:ListResourceRecordSets"], "Resource": [zone]},
+            {"Effect": "Allow", "Action": ["route53:ChangeResourceRecordSets"], "Resource": [zone],
+             "Condition": {
+                 "ForAllValues:StringEquals": {"route53:ChangeResourceRecordSetsRecordTypes": ["TXT"]},
+                 "ForAllValues:StringLike": {
+                     "route53:ChangeResourceRecordSetsNormalizedRecordNames": ["_acme-challenge.*"]},
+             }},
             {"Effect": "Allow", "Action": ["route53:ListHostedZonesByName"], "Resource": ["*"]},
         ],
     })

@@ -11,6 +11,7 @@ import pulumi_kubernetes as k8s
 
 from components.config.cluster import CONTROL_PLANE_LOG_TYPES, AddonVersionsConfig, ClusterConfig
 from components.irsa import IrsaRole, IrsaRoleArgs
+from components.naming import iam_key
 
 VPC_CNI_SERVICE_ACCOUNT = ("kube-system", "aws-node")
 
@@ -29,21 +30,34 @@ class ClusterArgs:
     tags: dict[str, str] = field(default_factory=dict)
 
 
-def admin_access_entries(admins: list[str], partition: str) -> dict[str, eks.AccessEntryArgs]:
-    """Platform admins reach the cluster through EKS access entries, never the aws-auth ConfigMap."""
-    policy_arn = f"arn:{partition}:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+# EKS access policies: what each kind of principal in `cluster.*` may do, cluster-wide.
+# Previewers read everything, Secrets included: Helm keeps its releases in Secrets, and a
+# preview already decrypts the stack's own secrets.
+ACCESS_POLICIES = {"cluster-admin": "AmazonEKSClusterAdminPolicy", "admin-view": "AmazonEKSAdminViewPolicy"}
+
+
+def cluster_access_entries(cfg: ClusterConfig, partition: str) -> dict[str, eks.AccessEntryArgs]:
+    """Admins, deployers and previewers reach the cluster through EKS access entries, never the
+    aws-auth ConfigMap. Keyed by principal: removing one leaves the others untouched, and moving
+    a principal between admins and deployers keeps its one entry."""
+    grants = [(arn, "cluster-admin") for arn in [*cfg.admins, *cfg.deployers]]
+    grants += [(arn, "admin-view") for arn in cfg.previewers]
     return {
-        f"platform-admin-{index}": eks.AccessEntryArgs(
+        iam_key(arn): eks.AccessEntryArgs(
             principal_arn=arn,
             access_policies={
-                "cluster-admin": eks.AccessPolicyAssociationArgs(
-                    policy_arn=policy_arn,
+                association: eks.AccessPolicyAssociationArgs(
+                    policy_arn=f"arn:{partition}:eks::aws:cluster-access-policy/{ACCESS_POLICIES[association]}",
                     access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
                 )
             },
         )
-        for index, arn in enumerate(admins)
+        for arn, association in grants
     }
+
+
+def cidr_key(cidr: str) -> str:
+    return cidr.replace(".", "-").replace("/", "-")
 
 
 class Cluster(pulumi.ComponentResource):
@@ -94,7 +108,7 @@ class Cluster(pulumi.ComponentResource):
             enabled_cluster_log_types=list(CONTROL_PLANE_LOG_TYPES),
             encryption_config_key_arn=secrets_key.arn,
             authentication_mode=eks.AuthenticationMode.API,
-            access_entries=admin_access_entries(cfg.admins, args.partition),
+            access_entries=cluster_access_entries(cfg, args.partition),
             skip_default_node_group=True,
             # Managed node groups use the security group EKS creates for the cluster; the
             # component's own node security group would sit unused.
@@ -113,6 +127,24 @@ class Cluster(pulumi.ComponentResource):
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group], protect=args.protect),
         )
+
+        # The private endpoint answers only what the cluster security group lets in: the deploy
+        # runners' and VPN networks from config. One rule per network, keyed by it, so adding
+        # one leaves the others alone.
+        api_rules = [
+            aws.ec2.SecurityGroupRule(
+                f"{name}-api-from-{cidr_key(cidr)}",
+                type="ingress",
+                security_group_id=self.eks_cluster.cluster_security_group_id,
+                protocol="tcp",
+                from_port=443,
+                to_port=443,
+                cidr_blocks=[cidr],
+                description=f"Kubernetes API from {cidr} (cluster.endpoint.privateAccessCidrs)",
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            for cidr in cfg.endpoint.private_access_cidrs
+        ]
 
         self.name = args.cluster_name
         self.kubeconfig_json = self.eks_cluster.kubeconfig_json
@@ -146,12 +178,13 @@ class Cluster(pulumi.ComponentResource):
         )
 
         # Every in-cluster resource gets this provider explicitly, so nothing can fall back to
-        # a KUBECONFIG that happens to be set on the machine running `pulumi up`.
+        # a KUBECONFIG that happens to be set on the machine running `pulumi up`. It waits for
+        # the API rules: nothing in-cluster is attempted before the runner can reach the API.
         self.provider = k8s.Provider(
             f"{name}-k8s",
             kubeconfig=self.kubeconfig_json,
             enable_server_side_apply=True,
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=api_rules),
         )
         self.register_outputs({
             "clusterName": args.cluster_name,

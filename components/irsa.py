@@ -9,6 +9,8 @@ from typing import Optional
 import pulumi
 import pulumi_aws as aws
 
+from components.naming import iam_key
+
 
 def irsa_trust_policy(oidc_provider_arn: str, oidc_issuer: str, namespace: str, service_account: str) -> str:
     """Trust exactly one ServiceAccount through the cluster's OIDC provider.
@@ -59,8 +61,10 @@ class IrsaRole(pulumi.ComponentResource):
             tags=args.tags,
             opts=child,
         )
-        for index, policy_arn in enumerate(args.managed_policy_arns):
-            aws.iam.RolePolicyAttachment(f"{name}-attach-{index}", role=role.name,
+        # Keyed by policy, not position: with index keys, removing the first policy would replace
+        # the second one's attachment, and that replacement detaches the policy it keeps.
+        for policy_arn in args.managed_policy_arns:
+            aws.iam.RolePolicyAttachment(f"{name}-attach-{iam_key(policy_arn)}", role=role.name,
                                          policy_arn=policy_arn, opts=child)
         if args.inline_policy is not None:
             aws.iam.RolePolicy(f"{name}-policy", role=role.id, policy=args.inline_policy, opts=child)

@@ -15,6 +15,7 @@ from components.config.tenancy import TeamConfig, secret_ref_order
 from components.ingress_controller import NAMESPACE as INGRESS_NAMESPACE
 from components.monitoring import NAMESPACE as MONITORING_NAMESPACE
 from components.namespaces import labelled_namespace
+from components.naming import iam_key
 from components.team_rbac import group_name, role_rules
 
 TEAM_LABEL = "eks-platform/team"
@@ -116,9 +117,10 @@ class Team(pulumi.ComponentResource):
                            "name": group_name(team.name, level)}],
                 opts=pulumi.ResourceOptions.merge(in_namespace, pulumi.ResourceOptions(depends_on=[role])),
             )
-            for index, principal in enumerate(getattr(team.access, level)):
+            for principal in getattr(team.access, level):
                 aws.eks.AccessEntry(
-                    f"{name}-{level}-{index}",
+                    # Keyed by principal alone: a level change updates its groups in place.
+                    f"{name}-access-{iam_key(principal)}",
                     cluster_name=args.cluster_name, principal_arn=principal, type="STANDARD",
                     kubernetes_groups=[group_name(team.name, level)], tags=args.tags,
                     opts=pulumi.ResourceOptions(parent=self, depends_on=[args.cluster]),

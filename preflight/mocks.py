@@ -112,6 +112,10 @@ class PlatformMocks(pulumi.runtime.Mocks):
     def _aws_ec2_launchTemplate_LaunchTemplate(self, args):
         return f"lt-{_hex(args.name)}", {"latestVersion": 1, "defaultVersion": 1}
 
+    def _aws_s3_bucket_Bucket(self, args):
+        name = args.inputs.get("bucket") or _autoname(args.name)
+        return name, {"bucket": name, "arn": f"arn:aws:s3:::{name}"}
+
     def _aws_cloudwatch_logGroup_LogGroup(self, args):
         name = args.inputs.get("name") or _autoname(args.name)
         return name, {"name": name, "arn": f"arn:aws:logs:{self.region}:{ACCOUNT_ID}:log-group:{name}"}

@@ -29,7 +29,7 @@ def test_all_control_plane_logs_with_retention(plans):
     for stack, days in (("dev", 30), ("prod", 365)):
         cluster = plans[stack].one("eks:index:Cluster")
         assert cluster["inputs"]["enabledClusterLogTypes"] == list(CONTROL_PLANE_LOG_TYPES)
-        group = plans[stack].one("aws:cloudwatch/logGroup:LogGroup")
+        group = plans[stack].one("aws:cloudwatch/logGroup:LogGroup", "cluster-control-plane-logs")
         assert group["inputs"]["name"] == f"/aws/eks/eks-platform-{stack}/cluster"
         assert group["inputs"]["retentionInDays"] == days
         assert group["urn"] in cluster["dependencies"], "the log group must exist before EKS writes to it"
@@ -47,7 +47,7 @@ def test_endpoint_private_in_prod_and_restricted_in_dev(plans):
 def test_api_authentication_with_access_entries(plan: PlanView):
     inputs = plan.one("eks:index:Cluster")["inputs"]
     assert inputs["authenticationMode"] == "API"
-    entry = inputs["accessEntries"]["platform-admin-0"]
+    entry = inputs["accessEntries"]["role-platform-admin-123456789012"]
     policy = entry["accessPolicies"]["cluster-admin"]
     assert policy["policyArn"].endswith(":cluster-access-policy/AmazonEKSClusterAdminPolicy")
     assert policy["accessScope"] == {"type": "cluster"}

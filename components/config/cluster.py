@@ -17,6 +17,25 @@ LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 
 CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 
 
+class FlowLogsConfig(StrictModel):
+    """VPC flow logs: every accepted and rejected connection of the VPC's network interfaces."""
+
+    enabled: bool = True
+    destination: Literal["cloudwatch", "s3"] = "cloudwatch"
+    """'cloudwatch': a log group (queryable with Logs Insights); 's3': a private, encrypted bucket
+    (cheaper for long retention, queried with Athena)."""
+    retention_days: int = Field(90, ge=1)
+    """CloudWatch: one of its retention periods; S3: days before the lifecycle rule expires a log."""
+    traffic_type: Literal["ALL", "ACCEPT", "REJECT"] = "ALL"
+
+    @model_validator(mode="after")
+    def _cloudwatch_retention(self) -> "FlowLogsConfig":
+        if self.destination == "cloudwatch" and self.retention_days not in LOG_RETENTION_DAYS:
+            raise ValueError(f"retentionDays {self.retention_days} is not one of CloudWatch's retention "
+                             f"periods: {list(LOG_RETENTION_DAYS)}")
+        return self
+
+
 class NetworkConfig(StrictModel):
     """The VPC the cluster lives in."""
 
@@ -26,6 +45,8 @@ class NetworkConfig(StrictModel):
     """Availability zones to spread subnets over (dev: 2, prod: 3)."""
     nat_gateways: Literal["single", "perAz"] = "perAz"
     """'perAz' survives the loss of a zone; 'single' is cheaper (dev)."""
+    flow_logs: FlowLogsConfig = Field(default_factory=FlowLogsConfig)
+    """VPC flow logs (CIS AWS 3.9): who talked to what, kept for retentionDays."""
 
     @field_validator("cidr")
     @classmethod
@@ -43,6 +64,10 @@ class EndpointConfig(StrictModel):
     """Public endpoint on/off. Prod keeps it off: the API is reachable only from the VPC."""
     public_access_cidrs: list[Cidr] = Field(default_factory=list)
     """CIDRs allowed to the public endpoint; required when publicAccess is true."""
+    private_access_cidrs: list[Cidr] = Field(default_factory=list)
+    """Networks allowed to reach the private endpoint (port 443): the subnets of the runners that
+    deploy (self-hosted or CodeBuild runners in the VPC) and your VPN. Each becomes an ingress rule
+    on the cluster security group; required when publicAccess is false."""
 
     @model_validator(mode="after")
     def _cidrs_with_public(self) -> "EndpointConfig":
@@ -66,7 +91,17 @@ class ClusterConfig(StrictModel):
     log_retention_days: int = 90
     """Retention of the control-plane log group /aws/eks/<cluster>/cluster."""
     admins: list[IamPrincipalArn] = Field(default_factory=list)
-    """IAM roles/users mapped to cluster-admin through EKS access entries."""
+    """People's IAM roles/users given cluster-admin (AmazonEKSClusterAdminPolicy) by access entries."""
+    deployers: list[IamPrincipalArn] = Field(default_factory=list)
+    """CI roles that run `pulumi up` (cluster-admin: they install CRDs, namespaces, RBAC). Never the
+    principal that created the cluster: EKS already gave it an entry, a second one fails (409)."""
+    previewers: list[IamPrincipalArn] = Field(default_factory=list)
+    """CI roles that run `pulumi preview`: AmazonEKSAdminViewPolicy (read-only, Secrets included,
+    which Helm keeps its releases in)."""
+    creator: Optional[IamPrincipalArn] = None
+    """The IAM role or user that runs the first `pulumi up` (the cluster's creator). pulumi-eks
+    always grants it cluster-admin (bootstrapClusterCreatorAdminPermissions), so it may not be
+    listed in admins, deployers, previewers or a team; stating it lets `make plan` check that."""
 
     @field_validator("kubernetes_version")
     @classmethod

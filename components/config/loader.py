@@ -15,7 +15,7 @@ from typing import Any, Optional
 from pydantic import BaseModel, ValidationError
 
 from .plaintext import SecretCheck, holds_secret, plaintext_secret_issues, strip_type
-from .stack import ConfigIssue, StackConfig, cross_key_issues, key_path, stack_name_issues
+from .stack import ConfigIssue, StackConfig, cross_key_issues, key_path, placeholder_issues, stack_name_issues
 
 PROJECT = "eks-platform"
 REGION_KEY = "aws:region"
@@ -81,8 +81,42 @@ def load_from_pulumi() -> StackConfig:
     # preflight, which reads the file, checks each value (plain values under a secret key too).
     secret_names = {key[len(prefix):] for key in secret_keys if key.startswith(prefix)}
     stack = pulumi.get_stack()
-    return parse_stack_config(raw, source=f"Stack config of '{stack}'", stack=stack,
-                              is_secret=lambda path: bool(path) and path[0] in secret_names)
+    source = f"Stack config of '{stack}'"
+    config = parse_stack_config(raw, source=source, stack=stack,
+                                is_secret=lambda path: bool(path) and path[0] in secret_names)
+    warning = check_placeholders(config, source, creating=creates_resources())
+    if warning:
+        pulumi.log.warn(warning)
+    return config
+
+
+def creates_resources() -> bool:
+    """True only in a real `pulumi up` (or destroy/refresh): a real engine, not a preview.
+
+    preflight runs the program with preview=False under Pulumi's mock monitor, where nothing
+    real is created; outside any run there is no monitor at all.
+    """
+    from pulumi.runtime.mocks import MockMonitor
+    from pulumi.runtime.settings import get_monitor, is_dry_run
+
+    monitor = get_monitor()
+    return monitor is not None and not isinstance(monitor, MockMonitor) and not is_dry_run()
+
+
+def check_placeholders(config: StackConfig, source: str, creating: bool) -> Optional[str]:
+    """Example principals and networks: an error before `pulumi up` creates anything, else a
+    warning to print (previews and `make plan` of the shipped examples still work)."""
+    issues = placeholder_issues(config)
+    if not issues:
+        return None
+    if creating:
+        raise StackConfigError(issues, f"{source} (example values stop `pulumi up` before creating anything)")
+    lines = [f"{len(issues)} PLACEHOLDER value{'s' if len(issues) != 1 else ''} in {source}: "
+             "`pulumi up` will refuse to run until they are replaced (EKS rejects access entries "
+             "for principals that do not exist):"]
+    lines += [f"  - {issue}" for issue in issues]
+    banner = "!" * 100
+    return "\n".join([banner, *lines, banner])
 
 
 def _decode(name: str, value: Any) -> Any:

@@ -15,6 +15,10 @@ from .base import DnsLabel, Hostname, IamPrincipalArn, Quantity, Secret, Service
 from .services import ResourcesConfig
 
 
+# An IAM policy (AWS managed: account "aws"), never a role, user or bare name.
+_IAM_POLICY_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(aws|\d{12}):policy/([\w+=,.@-]+/)*[\w+=,.@-]+$")
+
+
 class QuotaConfig(StrictModel):
     """ResourceQuota of a team namespace (defaults from the seeds)."""
 
@@ -133,7 +137,7 @@ class AppConfig(StrictModel):
     service_account_token: bool = False
     """Mount the ServiceAccount token (only for apps that call the Kubernetes API)."""
     irsa_policy_arns: list[str] = Field(default_factory=list)
-    """IAM policies for an IRSA role bound to the app's ServiceAccount."""
+    """IAM policy ARNs for an IRSA role bound to the app's ServiceAccount."""
     run_as_user: int = Field(NON_ROOT_USER, ge=1)
     """The numeric user the container runs as: the image's own user where its files need one
     (999 for the official Debian postgres image). Root (0) is refused by the restricted level."""
@@ -177,6 +181,18 @@ class AppConfig(StrictModel):
         if problem:
             raise ValueError(problem)
         return value
+
+    @field_validator("irsa_policy_arns")
+    @classmethod
+    def _policy_arns(cls, values: list[str]) -> list[str]:
+        for value in values:
+            if not _IAM_POLICY_ARN.match(value):
+                raise ValueError(
+                    f"{value!r} is not an IAM policy ARN; use one such as "
+                    "'arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess' (AWS managed) or "
+                    "'arn:aws:iam::123456789012:policy/shop-uploads' (your own)"
+                )
+        return values
 
     @field_validator("max_surge", "max_unavailable", mode="before")
     @classmethod
