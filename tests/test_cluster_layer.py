@@ -250,8 +250,8 @@ def test_kubernetes_in_standard_support_with_an_explicit_upgrade_policy(plan: Pl
 
 
 def test_prod_protects_the_control_plane_log_group(plans):
-    assert plans["prod"].one("aws:cloudwatch/logGroup:LogGroup")["protect"] is True
-    assert plans["dev"].one("aws:cloudwatch/logGroup:LogGroup")["protect"] is False
+    assert plans["prod"].one("aws:cloudwatch/logGroup:LogGroup", "cluster-control-plane-logs")["protect"] is True
+    assert plans["dev"].one("aws:cloudwatch/logGroup:LogGroup", "cluster-control-plane-logs")["protect"] is False
 
 
 def test_no_unused_default_security_groups_or_public_ip_setting(plan: PlanView):
