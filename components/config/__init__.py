@@ -4,7 +4,8 @@ Import what callers need from here; the submodules split the model by concern.
 """
 
 from .loader import PROJECT, StackConfigError, load_from_pulumi, parse_stack_config
-from .stack import ConfigIssue, StackConfig
+from .issues import ConfigIssue
+from .stack import StackConfig
 
 __all__ = ["PROJECT", "ConfigIssue", "StackConfig", "StackConfigError", "load_from_pulumi",
            "parse_stack_config"]

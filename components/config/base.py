@@ -99,6 +99,30 @@ def _hostname(value: str) -> str:
 Hostname = Annotated[str, AfterValidator(_hostname)]
 
 
+_LABEL_NAME = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
+
+
+def _label_key(value: str) -> str:
+    prefix, _, name = value.rpartition("/")
+    if (len(name) > 63 or not _LABEL_NAME.fullmatch(name)
+            or (prefix and (len(prefix) > 253 or not _DNS1123_SUBDOMAIN.fullmatch(prefix)))):
+        raise ValueError("must be a Kubernetes label key: an optional DNS prefix and '/', then at most 63 "
+                         "letters, digits, '-', '_' or '.', starting and ending with a letter or digit "
+                         "(e.g. 'workload' or 'example.com/pool')")
+    return value
+
+
+def _label_value(value: str) -> str:
+    if value and (len(value) > 63 or not _LABEL_NAME.fullmatch(value)):
+        raise ValueError("must be a Kubernetes label value: empty, or at most 63 letters, digits, '-', '_' "
+                         "or '.', starting and ending with a letter or digit (e.g. 'system')")
+    return value
+
+
+LabelKey = Annotated[str, AfterValidator(_label_key)]
+LabelValue = Annotated[str, AfterValidator(_label_value)]
+
+
 def _cidr(value: str) -> str:
     try:
         return str(ipaddress.IPv4Network(value, strict=True))
@@ -161,6 +185,10 @@ def _duration(value: str) -> str:
 
 Duration = Annotated[str, AfterValidator(_duration)]
 
+
+# CreateVolume accepts gp3 volumes of 1 to 65,536 GiB (64 TiB, raised from 16 TiB in 2025;
+# EC2 API reference, CreateVolume "Size"). Every volume the platform claims is gp3.
+GP3_MAX_GIB = 65536
 
 Secret = SecretStr
 """A value that must come from `pulumi config set --secret`; wrapped in Output.secret on use."""

@@ -2,16 +2,30 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Annotated, Literal, Optional
 
 from pydantic import Field, field_validator, model_validator
 
-from .base import Cidr, DnsLabel, Duration, IamPrincipalArn, QuotedString, StrictModel, pattern
+from .base import (Cidr, DnsLabel, Duration, IamPrincipalArn, LabelKey, LabelValue, QuotedString, StrictModel,
+                   pattern)
 
 # CloudWatch Logs accepts only these retention periods (days).
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
                       1096, 1827, 2192, 2557, 2922, 3288, 3653)
+
+# A VPC may use any range, but a public one would shadow real internet addresses: accept the
+# RFC 1918 ranges and RFC 6598 shared space (100.64.0.0/10), which AWS also allows for VPCs.
+VPC_PRIVATE_RANGES = tuple(ipaddress.IPv4Network(block) for block in
+                           ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10"))
+
+# EKS service quota "Nodes per managed node group": 450 by default (Amazon EKS User Guide,
+# "Amazon EKS service quotas"). Adjustable; split into more groups rather than going past it.
+MAX_NODES_PER_MANAGED_NODE_GROUP = 450
+
+InstanceType = Annotated[str, pattern(r"[a-z][a-z0-9-]*[0-9][a-z0-9-]*\.[a-z0-9]+(-[a-z0-9]+)*",
+                                      "an EC2 instance type in family.size form", "m6i.large")]
 
 # Every control-plane log type EKS offers; all are always on (CIS EKS 2.1.1).
 CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
@@ -50,10 +64,16 @@ class NetworkConfig(StrictModel):
 
     @field_validator("cidr")
     @classmethod
-    def _room_for_subnets(cls, value: str) -> str:
-        prefix = int(value.split("/")[1])
-        if prefix > 20:
-            raise ValueError("must be a /20 or larger so each AZ gets a public and a private subnet")
+    def _private_and_room_for_subnets(cls, value: str) -> str:
+        network = ipaddress.IPv4Network(value)
+        if not any(network.subnet_of(block) for block in VPC_PRIVATE_RANGES):
+            raise ValueError(f"must lie in a private range ({', '.join(map(str, VPC_PRIVATE_RANGES))}), "
+                             "e.g. '10.0.0.0/16'")
+        if network.prefixlen < 16:
+            raise ValueError("is larger than AWS allows: a VPC CIDR is /16 to /28 (e.g. '10.0.0.0/16')")
+        if network.prefixlen > 20:
+            raise ValueError("must be a /16 to /20 (AWS allows down to /28, but each AZ needs a public and "
+                             "a large private subnet for pod IPs), e.g. '10.0.0.0/16'")
         return value
 
 
@@ -62,8 +82,8 @@ class EndpointConfig(StrictModel):
 
     public_access: bool = False
     """Public endpoint on/off. Prod keeps it off: the API is reachable only from the VPC."""
-    public_access_cidrs: list[Cidr] = Field(default_factory=list)
-    """CIDRs allowed to the public endpoint; required when publicAccess is true."""
+    public_access_cidrs: list[Cidr] = Field(default_factory=list, max_length=40)
+    """CIDRs allowed to the public endpoint; required when publicAccess is true (EKS takes at most 40)."""
     private_access_cidrs: list[Cidr] = Field(default_factory=list)
     """Networks allowed to reach the private endpoint (port 443): the subnets of the runners that
     deploy (self-hosted or CodeBuild runners in the VPC) and your VPN. Each becomes an ingress rule
@@ -119,8 +139,10 @@ class ClusterConfig(StrictModel):
 
 
 class TaintConfig(StrictModel):
-    key: str
-    value: str = ""
+    """A Kubernetes taint on every node of the group."""
+
+    key: LabelKey
+    value: LabelValue = ""
     effect: Literal["NO_SCHEDULE", "NO_EXECUTE", "PREFER_NO_SCHEDULE"]
 
 
@@ -135,21 +157,23 @@ class NodeGroupConfig(StrictModel):
     name: DnsLabel
     """Also the node label `eks-platform/node-group`; at most 16 characters (EKS node group
     names are `<cluster>-<group>-<zone>-` plus a 26-character unique suffix, 63 in all)."""
-    instance_types: list[str] = Field(min_length=1)
+    instance_types: list[InstanceType] = Field(min_length=1)
+    """EC2 instance types in `family.size` form, e.g. m6i.large; several widen SPOT capacity."""
     capacity_type: Literal["ON_DEMAND", "SPOT"]
     """SPOT in dev (cheap, interruptible); ON_DEMAND in prod."""
     min_size: int = Field(ge=0)
     """Per availability zone: the group has network.azCount times as many nodes in all."""
     desired_size: int = Field(ge=0)
     """Per availability zone, at creation only (cluster-autoscaler owns it afterwards)."""
-    max_size: int = Field(ge=1)
-    """Per availability zone."""
+    max_size: int = Field(ge=1, le=MAX_NODES_PER_MANAGED_NODE_GROUP)
+    """Per availability zone (each zone's group is one EKS managed node group)."""
     ami_type: Literal["AL2023_x86_64_STANDARD", "AL2023_ARM_64_STANDARD",
                       "BOTTLEROCKET_x86_64", "BOTTLEROCKET_ARM_64"] = "AL2023_x86_64_STANDARD"
     """Node OS image; AL2 is not offered for Kubernetes 1.33 and later."""
-    disk_size_gib: int = Field(50, ge=20, le=16384)
+    disk_size_gib: int = Field(50, ge=20, le=16384)  # launch template EBS: gp3 up to 16,384 GiB
     """Encrypted gp3 root volume size."""
-    labels: dict[str, str] = Field(default_factory=dict)
+    labels: dict[LabelKey, LabelValue] = Field(default_factory=dict)
+    """Kubernetes labels on the nodes."""
     taints: list[TaintConfig] = Field(default_factory=list)
 
     @model_validator(mode="after")

@@ -15,7 +15,8 @@ from typing import Any, Optional
 from pydantic import BaseModel, ValidationError
 
 from .plaintext import SecretCheck, holds_secret, plaintext_secret_issues, strip_type
-from .stack import ConfigIssue, StackConfig, cross_key_issues, key_path, placeholder_issues, stack_name_issues
+from .issues import ConfigIssue, key_path
+from .stack import StackConfig, cross_key_issues, placeholder_issues, stack_name_issues
 
 PROJECT = "eks-platform"
 REGION_KEY = "aws:region"

@@ -12,7 +12,8 @@ from typing import Any, Callable
 
 from pydantic import BaseModel, SecretStr
 
-from .stack import ConfigIssue, StackConfig, key_path
+from .issues import ConfigIssue, key_path
+from .stack import StackConfig
 
 SecretCheck = Callable[[tuple], bool]
 """Was the value at this key path (`("monitoring", "receivers", 0, "slackApiUrl")`) `secure:`?"""

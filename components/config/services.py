@@ -7,7 +7,7 @@ from typing import Annotated, Literal, Optional
 
 from pydantic import Field, field_validator, model_validator
 
-from .base import Duration, Hostname, Quantity, Secret, StrictModel, pattern
+from .base import GP3_MAX_GIB, Duration, Hostname, Quantity, Secret, StrictModel, pattern, quantity_value
 
 
 class ResourcesConfig(StrictModel):
@@ -17,6 +17,15 @@ class ResourcesConfig(StrictModel):
     memory_request: Quantity
     cpu_limit: Quantity
     memory_limit: Quantity
+
+    @model_validator(mode="after")
+    def _requests_within_limits(self) -> "ResourcesConfig":
+        # The API server refuses a container whose request is above its limit.
+        for kind in ("cpu", "memory"):
+            request, limit = getattr(self, f"{kind}_request"), getattr(self, f"{kind}_limit")
+            if quantity_value(request) > quantity_value(limit):
+                raise ValueError(f"{kind}Request {request} is above {kind}Limit {limit}; Kubernetes refuses that")
+        return self
 
     def as_kubernetes(self) -> dict[str, dict[str, str]]:
         """The container `resources` block."""
@@ -71,6 +80,10 @@ class AlertThresholdsConfig(StrictModel):
     latency_for: Duration = "10m"
 
 
+# The receiver components/monitoring.py adds to every Alertmanager config (it drops Watchdog).
+NULL_RECEIVER = "null"
+
+
 class AlertReceiverConfig(StrictModel):
     """One Alertmanager receiver; credentials are Pulumi secrets."""
 
@@ -93,7 +106,7 @@ class MonitoringConfig(StrictModel):
 
     prometheus_replicas: int = Field(1, ge=1, le=5)
     prometheus_retention: Duration = "15d"
-    prometheus_storage_gi: int = Field(50, ge=1)
+    prometheus_storage_gi: int = Field(50, ge=1, le=GP3_MAX_GIB)
     alertmanager_replicas: int = Field(1, ge=1, le=5)
     receivers: list[AlertReceiverConfig] = Field(default_factory=list)
     """Prod needs at least one: without a receiver every alert goes nowhere."""
@@ -108,13 +121,24 @@ class ElasticsearchConfig(StrictModel):
                                     "9.2.8")] = "9.2.8"
     """Elasticsearch and Kibana version (ECK 3.5 runs 8.x and 9.x)."""
     nodes: int = Field(1, ge=1, le=30)
-    storage_gi: int = Field(50, ge=1)
+    storage_gi: int = Field(50, ge=1, le=GP3_MAX_GIB)
     heap: Quantity = "1Gi"
-    """JVM heap; half the memory limit is the usual choice."""
+    """JVM heap; half the memory limit is the usual choice (at most two thirds)."""
     resources: ResourcesConfig = Field(default_factory=lambda: ResourcesConfig.model_validate(
         {"cpuRequest": "500m", "memoryRequest": "2Gi", "cpuLimit": "2", "memoryLimit": "2Gi"}))
     retain_volumes: bool = False
     """Keep the data volumes when a claim is deleted (StorageClass reclaimPolicy Retain)."""
+
+    @model_validator(mode="after")
+    def _heap_fits(self) -> "ElasticsearchConfig":
+        # Elasticsearch sizes direct (off-heap) memory at half the heap by default, so heap plus
+        # half again must fit under the container limit or the pod is OOM-killed.
+        heap, limit = quantity_value(self.heap), quantity_value(self.resources.memory_limit)
+        if heap * 1.5 > limit:
+            raise ValueError(f"heap {self.heap} does not fit resources.memoryLimit {self.resources.memory_limit}: "
+                             "Elasticsearch also uses half the heap again off-heap; keep the heap at most two "
+                             "thirds of the limit, usually half (e.g. heap 4Gi with memoryLimit 8Gi)")
+        return self
 
 
 class LoggingConfig(StrictModel):

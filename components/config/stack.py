@@ -6,13 +6,13 @@ import difflib
 import ipaddress
 import re
 from collections import Counter
-from dataclasses import dataclass
 from graphlib import CycleError
 from typing import Literal
 
 from pydantic import Field, field_validator
 
 from .base import StrictModel, quantity_value
+from .capacity import quota_issues
 from .cluster import (
     AUTOSCALER_IMAGE_TAGS,
     AddonVersionsConfig,
@@ -23,8 +23,10 @@ from .cluster import (
     addon_version_issues,
     node_group_name_issues,
 )
+from .issues import ConfigIssue, key_path
+from .names import name_issues
 from .regions import AVAILABILITY_ZONES
-from .services import CertManagerConfig, IngressConfig, LoggingConfig, MonitoringConfig
+from .services import NULL_RECEIVER, CertManagerConfig, IngressConfig, LoggingConfig, MonitoringConfig
 from .tenancy import TeamConfig, secret_ref_order
 
 # Namespaces the platform itself owns; a team may not take one.
@@ -67,25 +69,6 @@ class StackConfig(StrictModel):
     @property
     def is_prod(self) -> bool:
         return self.environment == "prod"
-
-
-@dataclass(frozen=True)
-class ConfigIssue:
-    """One problem in a stack config: where (`teams[0].apps[1].replicas`) and what."""
-
-    path: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.path}: {self.message}"
-
-
-def key_path(loc: tuple) -> str:
-    """('teams', 0, 'apps') -> 'teams[0].apps', the spelling every message uses."""
-    text = ""
-    for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text or "(top level)"
 
 
 def stack_name_issues(config: StackConfig, stack: str | None) -> list[ConfigIssue]:
@@ -161,13 +144,9 @@ def cross_key_issues(config: StackConfig) -> list[ConfigIssue]:
             f"{config.region} has {zones} Availability Zones; use at most {zones} (given {config.network.az_count})",
         ))
 
+    if config.is_prod:
+        issues += _prod_endpoint_issues(config.cluster.endpoint.public_access_cidrs)
     endpoint = config.cluster.endpoint
-    if config.is_prod and any(cidr.endswith("/0") for cidr in endpoint.public_access_cidrs):
-        issues.append(ConfigIssue(
-            "cluster.endpoint.publicAccessCidrs",
-            "prod may not open the API endpoint to the whole internet (0.0.0.0/0); "
-            "list your VPN/office CIDRs or set publicAccess: false",
-        ))
     if not endpoint.public_access and not endpoint.private_access_cidrs:
         issues.append(ConfigIssue(
             "cluster.endpoint.privateAccessCidrs",
@@ -181,7 +160,16 @@ def cross_key_issues(config: StackConfig) -> list[ConfigIssue]:
             "0.0.0.0/0 opens the API to every network routed into the VPC; list the runner and VPN subnets",
         ))
 
-    receivers = {receiver.name for receiver in config.monitoring.receivers}
+    receiver_names = [receiver.name for receiver in config.monitoring.receivers]
+    for r, name in enumerate(receiver_names):
+        if name == NULL_RECEIVER:
+            issues.append(ConfigIssue(f"monitoring.receivers[{r}].name", (
+                f"{NULL_RECEIVER!r} is the platform's built-in receiver that drops alerts (the Watchdog route); "
+                "choose another name")))
+    for dup in _duplicates(receiver_names):
+        issues.append(ConfigIssue("monitoring.receivers", (
+            f"receiver name {dup!r} is used more than once; Alertmanager refuses duplicate receiver names")))
+    receivers = set(receiver_names)
     default_receiver = config.monitoring.default_receiver
     if default_receiver and default_receiver not in receivers:
         issues.append(ConfigIssue(
@@ -214,6 +202,7 @@ def cross_key_issues(config: StackConfig) -> list[ConfigIssue]:
         for a, app in enumerate(team.apps):
             app_path = f"{team_path}.apps[{a}]"
             issues.extend(_app_issues(app, app_path, app_names, team, hosts))
+        issues += quota_issues(team, team_path)
         try:
             secret_ref_order(team.apps)
         except CycleError as err:
@@ -229,10 +218,29 @@ def cross_key_issues(config: StackConfig) -> list[ConfigIssue]:
             "(or slackApiUrl)",
         ))
 
-    return issues
+    return issues + name_issues(config)
 
 
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# The public endpoint in prod is for VPN and office ranges: refuse anything wider than a /8 in
+# total, which also catches halves and quarters that together cover the whole internet.
+_MAX_PROD_PUBLIC_ADDRESSES = 2**24
+
+
+def _prod_endpoint_issues(cidrs: list[str]) -> list[ConfigIssue]:
+    blocks = list(ipaddress.collapse_addresses(ipaddress.IPv4Network(cidr) for cidr in cidrs))
+    total = sum(block.num_addresses for block in blocks)
+    if total == 2**32:
+        reach = "together cover the whole internet (as 0.0.0.0/0 does)"
+    elif total > _MAX_PROD_PUBLIC_ADDRESSES:
+        reach = f"together open it to {total:,} addresses, more than a /8"
+    else:
+        return []
+    return [ConfigIssue("cluster.endpoint.publicAccessCidrs", (
+        f"prod may not open the API endpoint this wide: these CIDRs {reach}; list your VPN/office "
+        "CIDRs or set publicAccess: false"))]
+
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def _app_issues(app, app_path: str, app_names: list[str], team: TeamConfig,
@@ -269,7 +277,7 @@ def _app_issues(app, app_path: str, app_names: list[str], team: TeamConfig,
 
     for section, keys in (("env", app.env), ("secrets", app.secrets), ("secretRefs", app.secret_refs)):
         for key in keys:
-            if not _ENV_NAME.match(key):
+            if not _ENV_NAME.fullmatch(key):
                 issues.append(ConfigIssue(
                     f"{app_path}.{section}.{key}",
                     "is not a valid environment variable name (letters, digits and '_')",
@@ -304,13 +312,6 @@ def _app_issues(app, app_path: str, app_names: list[str], team: TeamConfig,
             issues.append(ConfigIssue(
                 f"{app_path}.resources.{field}",
                 f"{value} is below the team's LimitRange min {min_value} (teams[].limits)",
-            ))
-    for kind in ("cpu", "memory"):
-        request = getattr(app.resources, f"{kind}_request")
-        limit = getattr(app.resources, f"{kind}_limit")
-        if quantity_value(request) > quantity_value(limit):
-            issues.append(ConfigIssue(
-                f"{app_path}.resources.{kind}Request", f"{request} is above {kind}Limit {limit}"
             ))
     return issues
 

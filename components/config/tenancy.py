@@ -11,7 +11,8 @@ from pydantic import Field, field_validator, model_validator
 from components.hardening import NON_ROOT_GROUP, NON_ROOT_USER
 from policies.rules.images import image_pin_problem
 
-from .base import DnsLabel, Hostname, IamPrincipalArn, Quantity, Secret, ServiceName, StrictModel
+from .base import (GP3_MAX_GIB, DnsLabel, Hostname, IamPrincipalArn, Quantity, Secret, ServiceName, StrictModel,
+                   quantity_value)
 from .services import ResourcesConfig
 
 
@@ -20,27 +21,60 @@ _IAM_POLICY_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(aws|\d{12}):policy/([\w+=,.
 
 
 class QuotaConfig(StrictModel):
-    """ResourceQuota of a team namespace (defaults from the seeds)."""
+    """ResourceQuota of a team namespace (defaults from the seeds). Each must hold the team's apps
+    at their minimum replicas; rollouts need headroom on top (maxSurge)."""
 
     requests_cpu: Quantity = "20"
+    """Sum of CPU requests of all pods in the namespace."""
     requests_memory: Quantity = "40Gi"
+    """Sum of memory requests."""
     limits_cpu: Quantity = "40"
+    """Sum of CPU limits."""
     limits_memory: Quantity = "80Gi"
+    """Sum of memory limits."""
     requests_storage: Quantity = "200Gi"
+    """Sum of storage requested by PersistentVolumeClaims."""
     persistent_volume_claims: int = Field(20, ge=0)
+    """Number of PersistentVolumeClaims."""
 
 
 class LimitRangeConfig(StrictModel):
     """Container LimitRange of a team namespace (defaults from the seeds)."""
 
     default_cpu: Quantity = "500m"
+    """CPU limit of a container that sets none."""
     default_memory: Quantity = "1Gi"
+    """Memory limit of a container that sets none."""
     default_request_cpu: Quantity = "250m"
+    """CPU request of a container that sets none."""
     default_request_memory: Quantity = "512Mi"
+    """Memory request of a container that sets none."""
     max_cpu: Quantity = "2"
+    """Largest CPU limit a container may have."""
     max_memory: Quantity = "4Gi"
+    """Largest memory limit a container may have."""
     min_cpu: Quantity = "100m"
+    """Smallest CPU request a container may have."""
     min_memory: Quantity = "128Mi"
+    """Smallest memory request a container may have."""
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "LimitRangeConfig":
+        # The API server refuses a LimitRange unless min <= defaultRequest <= default <= max.
+        problems = []
+        for kind in ("cpu", "memory"):
+            chain = [(f"min{kind.title()}", getattr(self, f"min_{kind}")),
+                     (f"defaultRequest{kind.title()}", getattr(self, f"default_request_{kind}")),
+                     (f"default{kind.title()}", getattr(self, f"default_{kind}")),
+                     (f"max{kind.title()}", getattr(self, f"max_{kind}"))]
+            for i, (low_key, low) in enumerate(chain):
+                for high_key, high in chain[i + 1:]:
+                    if quantity_value(low) > quantity_value(high):
+                        problems.append(f"{low_key} {low} is above {high_key} {high}")
+        if problems:
+            raise ValueError("Kubernetes refuses a LimitRange unless min <= defaultRequest <= default <= max: "
+                             + "; ".join(problems))
+        return self
 
 
 class TeamAccessConfig(StrictModel):
@@ -90,8 +124,10 @@ class MetricsConfig(StrictModel):
 class StatefulConfig(StrictModel):
     """Run the app as a StatefulSet with one volume per replica (and, unless asked, no HPA)."""
 
-    storage_gi: int = Field(10, ge=1)
+    storage_gi: int = Field(10, ge=1, le=GP3_MAX_GIB)
+    """Size of each replica's gp3 volume."""
     mount_path: str = "/data"
+    """Where the volume is mounted in the container."""
     retain_volume: Optional[bool] = None
     """Keep the EBS volume when its claim is deleted (the gp3-retain class). Default: true in
     prod, false in dev; a retained volume is deleted by hand (docs/runbook.md)."""
@@ -201,6 +237,18 @@ class AppConfig(StrictModel):
         if not re.fullmatch(r"\d+%?", text, re.ASCII):
             raise ValueError("must be a count (1) or a percentage ('25%')")
         return text
+
+    @model_validator(mode="after")
+    def _rollout_can_progress(self) -> "AppConfig":
+        # The API server refuses both at 0 (no rollout could start) and maxUnavailable above 100%.
+        surge, unavailable = self.max_surge, self.max_unavailable
+        if surge.rstrip("%") == "0" and unavailable.rstrip("%") == "0":
+            raise ValueError("maxSurge and maxUnavailable are both 0, so a rollout could never replace a pod; "
+                             "set maxSurge (e.g. '25%') or maxUnavailable (e.g. 1)")
+        for key, value in (("maxSurge", surge), ("maxUnavailable", unavailable)):
+            if value.endswith("%") and int(value[:-1]) > 100:
+                raise ValueError(f"{key} {value} is above 100%; use a percentage up to 100% or a count")
+        return self
 
     @model_validator(mode="after")
     def _hpa_bounds(self) -> "AppConfig":
