@@ -294,10 +294,10 @@ def test_quota_counts_hpa_min_replicas_not_max(prod):
 # -- receivers -------------------------------------------------------------------------------------
 
 def test_receiver_named_null(dev):
-    dev["monitoring"]["receivers"] = [{"name": "null", "slackChannel": "#x"}]
+    dev["monitoring"]["receivers"] = [{"name": "null", "pagerdutyRoutingKey": "k"}]
     assert has(problems(dev), "monitoring.receivers[0].name: 'null' is the platform's built-in receiver")
 
 
 def test_receiver_names_are_unique(dev):
-    dev["monitoring"]["receivers"] = [{"name": "ops"}, {"name": "ops"}]
+    dev["monitoring"]["receivers"] = [{"name": "ops", "pagerdutyRoutingKey": "k"}] * 2
     assert has(problems(dev), "monitoring.receivers: receiver name 'ops' is used more than once")
