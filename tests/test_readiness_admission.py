@@ -192,13 +192,14 @@ def test_quota_without_a_request_default_refuses_the_pod():
 
 
 def test_team_quota_from_stack_config_is_what_the_plan_checks(prod, tmp_path):
-    # The shop team at HPA minimum (3+1 surge pods each for frontend and backend) against a quota cut to 2 CPUs.
-    config = stack_config("prod", lambda text: text.replace('requestsCpu: "40"', 'requestsCpu: "2"'), tmp_path)
+    # The shop team at HPA minimum (3+1 surge pods each for frontend and backend) against a quota cut to 3.5
+    # CPUs: enough for the steady state (3.25, which the stack config itself requires), not for a rollout.
+    config = stack_config("prod", lambda text: text.replace('requestsCpu: "40"', 'requestsCpu: "3.5"'), tmp_path)
     regs = registrations(prod)
     for quota in of_kind(regs, "ResourceQuota", "shop"):
         quota.inputs["spec"]["hard"]["requests.cpu"] = config.teams[0].quota.requests_cpu
     messages = [f.message for f in of_check(assess(regs, config), "readiness-resource-quota")]
-    assert any("Namespace shop needs requests.cpu" in m and "the quota allows 2" in m and "Deployment shop/frontend 3+1"
+    assert any("Namespace shop needs requests.cpu" in m and "the quota allows 3.5" in m and "Deployment shop/frontend 3+1"
                in m for m in messages), messages
 
 
