@@ -11,7 +11,7 @@ import pytest
 from components.cluster import cluster_access_entries
 from components.config import StackConfigError, parse_stack_config
 from components.config.loader import check_placeholders, creates_resources
-from components.config.stack import placeholder_issues
+from components.config.stack import caller_access_issues, placeholder_issues
 from components.naming import iam_key
 from conftest import PlanView, run_preflight
 from test_config_model import problems, stack_values
@@ -208,3 +208,29 @@ def test_make_plan_warns_loudly_about_placeholders(tmp_path):
     result = run_preflight("plan", "--stack", "dev", "--json", str(tmp_path / "plan.json"))
     assert result.returncode == 0, result.stderr
     assert "PLACEHOLDER" in result.stderr and "arn:aws:iam::123456789012:role/platform-admin" in result.stderr
+
+
+# -- finding 3: the principal running `pulumi up` must get into the cluster ----------------------
+
+@pytest.mark.parametrize("caller, allowed", [
+    (f"arn:aws:sts::{ACCOUNT}:assumed-role/eks-platform-deploy/GitHubActions", True),   # the creator
+    (f"arn:aws:sts::{ACCOUNT}:assumed-role/platform-admin/alice", True),               # an admin
+    (f"arn:aws:sts::{ACCOUNT}:assumed-role/eks-platform-preview/GitHubActions", False),  # view only
+    (f"arn:aws:sts::111111111111:assumed-role/eks-platform-deploy/x", False),           # other account
+    (f"arn:aws:iam::{ACCOUNT}:user/alice", False),
+])
+def test_the_deploying_principal_must_hold_cluster_admin(dev, caller, allowed):
+    raw = with_access(dev, creator=f"arn:aws:iam::{ACCOUNT}:role/ci/eks-platform-deploy", admins=[ADMIN],
+                      previewers=[PREVIEW])
+    found = caller_access_issues(parse_stack_config(raw), caller)
+    assert (found == []) is allowed
+    if not allowed:
+        assert found[0].path == "cluster.deployers" and caller in found[0].message
+
+
+def test_a_person_created_cluster_needs_the_ci_role_in_deployers(dev):
+    ci = f"arn:aws:sts::{ACCOUNT}:assumed-role/eks-platform-deploy/GitHubActions"
+    raw = with_access(dev, creator=PERSON, admins=[ADMIN])
+    assert caller_access_issues(parse_stack_config(raw), ci)
+    raw = with_access(dev, creator=PERSON, admins=[ADMIN], deployers=[DEPLOY])
+    assert caller_access_issues(parse_stack_config(raw), ci) == []

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from .plaintext import SecretCheck, holds_secret, plaintext_secret_issues, strip_type
 from .issues import ConfigIssue, key_path
-from .stack import StackConfig, cross_key_issues, placeholder_issues, stack_name_issues
+from .stack import StackConfig, caller_access_issues, cross_key_issues, placeholder_issues, stack_name_issues
 
 PROJECT = "eks-platform"
 REGION_KEY = "aws:region"
@@ -85,9 +85,16 @@ def load_from_pulumi() -> StackConfig:
     source = f"Stack config of '{stack}'"
     config = parse_stack_config(raw, source=source, stack=stack,
                                 is_secret=lambda path: bool(path) and path[0] in secret_names)
-    warning = check_placeholders(config, source, creating=creates_resources())
+    creating = creates_resources()
+    warning = check_placeholders(config, source, creating=creating)
     if warning:
         pulumi.log.warn(warning)
+    if creating:
+        import pulumi_aws as aws
+
+        issues = caller_access_issues(config, aws.get_caller_identity().arn)
+        if issues:
+            raise StackConfigError(issues, source)
     return config
 
 

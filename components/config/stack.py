@@ -351,3 +351,35 @@ def placeholder_issues(config: StackConfig) -> list[ConfigIssue]:
                                           f"{cidr} is a documentation range (RFC 5737) nobody connects from; "
                                           "put your runners' and VPN's networks here"))
     return issues
+
+
+def _principal_identity(arn: str) -> tuple[str, str, str]:
+    """(account, 'role' | 'user', name) of an IAM role/user ARN or of an STS assumed-role ARN."""
+    parts = arn.split(":", 5)
+    if len(parts) < 6:
+        return ("", "", arn)
+    account, resource = parts[4], parts[5]
+    if resource.startswith("assumed-role/"):
+        return (account, "role", resource.split("/")[1])
+    kind, _, path_and_name = resource.partition("/")
+    return (account, kind, path_and_name.rsplit("/", 1)[-1])
+
+
+def caller_access_issues(config: StackConfig, caller_arn: str) -> list[ConfigIssue]:
+    """Whether the principal running `pulumi up` will be let into the cluster it deploys to.
+
+    Only decidable once cluster.creator is stated: then the caller must be the creator or hold
+    cluster-admin through admins or deployers, or the update would create the AWS resources and
+    then be refused by the Kubernetes API halfway through.
+    """
+    cluster = config.cluster
+    if cluster.creator is None:
+        return []
+    caller = _principal_identity(caller_arn)
+    admins = [cluster.creator, *cluster.admins, *cluster.deployers]
+    if any(_principal_identity(arn) == caller for arn in admins):
+        return []
+    return [ConfigIssue("cluster.deployers", (
+        f"`pulumi up` runs as {caller_arn}, which is neither cluster.creator ({cluster.creator}) nor in "
+        "cluster.admins or cluster.deployers, so the Kubernetes API would refuse it halfway through the "
+        "update; list its role in cluster.deployers (or, if it creates the cluster, set cluster.creator)"))]
