@@ -204,6 +204,21 @@ def test_outside_any_pulumi_run_nothing_is_created():
     assert creates_resources() is False
 
 
+@pytest.mark.parametrize("monitor, dry_run, creating", [
+    ("engine", False, True),     # pulumi up
+    ("engine", True, False),     # pulumi preview (and up's own preview phase)
+    ("mock", False, False),      # preflight plan/check: preview=False under the mock monitor
+])
+def test_only_a_real_update_counts_as_creating(monkeypatch, monitor, dry_run, creating):
+    from pulumi.runtime import settings
+    from pulumi.runtime.mocks import MockMonitor
+
+    fake = MockMonitor.__new__(MockMonitor) if monitor == "mock" else object()
+    monkeypatch.setattr(settings, "get_monitor", lambda: fake)
+    monkeypatch.setattr(settings, "is_dry_run", lambda: dry_run)
+    assert creates_resources() is creating
+
+
 def test_make_plan_warns_loudly_about_placeholders(tmp_path):
     result = run_preflight("plan", "--stack", "dev", "--json", str(tmp_path / "plan.json"))
     assert result.returncode == 0, result.stderr
