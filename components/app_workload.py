@@ -32,15 +32,23 @@ def secret_name(app: str) -> str:
 
 
 def probes(app: AppConfig) -> dict[str, Any]:
-    if app.probe.tcp:
-        check: dict[str, Any] = {"tcpSocket": {"port": PORT_NAME}}
+    probe = app.probe
+    if probe.command:
+        check: dict[str, Any] = {"exec": {"command": list(probe.command)}}
+    elif probe.tcp:
+        check = {"tcpSocket": {"port": PORT_NAME}}
     else:
-        check = {"httpGet": {"path": app.probe.path, "port": PORT_NAME}}
+        check = {"httpGet": {"path": probe.path, "port": PORT_NAME}}
+    timeout = probe.timeout_seconds or 2
+    failures = probe.failure_threshold or 3
     return {
-        # Up to 150 s to start before liveness may restart it.
-        "startupProbe": {**check, "periodSeconds": 5, "failureThreshold": 30},
-        "livenessProbe": {**check, "periodSeconds": 10, "timeoutSeconds": 2, "failureThreshold": 3},
-        "readinessProbe": {**check, "periodSeconds": 5, "timeoutSeconds": 2, "failureThreshold": 3},
+        # Up to start_seconds (150 s unless set) to start before liveness may restart it.
+        "startupProbe": {**check, "periodSeconds": 5, "failureThreshold": -(-probe.start_seconds // 5),
+                         **({"timeoutSeconds": timeout} if probe.timeout_seconds else {})},
+        "livenessProbe": {**check, "periodSeconds": probe.period_seconds or 10, "timeoutSeconds": timeout,
+                          "failureThreshold": failures},
+        "readinessProbe": {**check, "periodSeconds": probe.period_seconds or 5, "timeoutSeconds": timeout,
+                           "failureThreshold": failures},
     }
 
 

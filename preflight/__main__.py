@@ -38,6 +38,17 @@ def _parser() -> argparse.ArgumentParser:
                        help="simulate admission, reachability, ordering and chart contents (default: on)")
     check.add_argument("--charts", action=argparse.BooleanOptionalAction, default=None,
                        help="render every Helm release with helm and check its contents (default: when helm is on PATH)")
+
+    compose = commands.add_parser("import-compose", help="turn a Compose or Swarm stack file into app entries")
+    compose.add_argument("file", type=Path, help="the docker-compose.yml or Swarm stack file")
+    compose.add_argument("--team", required=True, help="the team the apps belong to")
+    compose.add_argument("--stack", default="dev", help="stack name: Pulumi.<stack>.yaml (default dev)")
+    compose.add_argument("--config", type=Path, help="a stack file to use instead of Pulumi.<stack>.yaml")
+    compose.add_argument("--write", action="store_true", help="merge the apps into the stack file (else print)")
+    compose.add_argument("--host", action="append", metavar="SERVICE=HOST",
+                         help="host name of a service published on 80/443 (repeatable)")
+    compose.add_argument("--storage-gi", action="append", metavar="SERVICE=GI",
+                         help="volume claim size of a service with a named volume (repeatable)")
     return parser
 
 
@@ -121,6 +132,10 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_OK
     if args.command == "check":
         return _check(args)
+    if args.command == "import-compose":
+        from preflight.compose.importer import run
+
+        return run(args)
     return EXIT_BAD_INPUT
 
 

@@ -108,9 +108,27 @@ class AutoscalingConfig(StrictModel):
 
 
 class ProbeConfig(StrictModel):
+    """The app container's startup, liveness and readiness probes: one check, three timings."""
+
     path: str = "/healthz"
     """HTTP path; set tcp: true for a TCP probe instead (databases)."""
     tcp: bool = False
+    command: Optional[list[str]] = Field(None, min_length=1)
+    """Run this command in the container instead (exit 0 = healthy), e.g. [pg_isready, -q]."""
+    period_seconds: Optional[int] = Field(None, ge=1, le=3600)
+    """How often liveness and readiness check; unset: 10 s and 5 s."""
+    timeout_seconds: Optional[int] = Field(None, ge=1, le=3600)
+    """How long one check may take; unset: 2 s."""
+    failure_threshold: Optional[int] = Field(None, ge=1, le=100)
+    """Failures in a row before a restart (liveness) or leaving the Service (readiness); unset: 3."""
+    start_seconds: int = Field(150, ge=5, le=3600)
+    """Time to start before liveness may restart the container (startupProbe, every 5 s)."""
+
+    @model_validator(mode="after")
+    def _one_check(self) -> "ProbeConfig":
+        if self.command is not None and self.tcp:
+            raise ValueError("set either command (an exec probe) or tcp: true, not both")
+        return self
 
 
 class MetricsConfig(StrictModel):
