@@ -15,6 +15,8 @@ import tempfile
 from pathlib import Path
 from typing import Any, Optional
 
+from pydantic import ValidationError
+
 from components.config import StackConfigError, parse_stack_config
 from components.config.base import quantity_value
 from components.config.tenancy import QuotaConfig, TeamConfig
@@ -59,16 +61,24 @@ def _pairs(values: Optional[list[str]], option: str, services: dict[str, Any]) -
     return pairs
 
 
-def _validated(path: Path, text: str, stack: str, label: str):
+def _read(path: Path, text: str):
+    """The stack file as preflight reads it (`secure:` values as placeholders), from text."""
     with tempfile.TemporaryDirectory() as folder:
         copy = Path(folder) / path.name
         copy.write_text(text, encoding="utf-8")
         try:
-            stack_file = read_stack_file(copy)
-            return parse_stack_config(stack_file.project_values, source=label, stack=stack,
-                                      is_secret=stack_file.is_secret)
-        except (StackFileError, StackConfigError) as err:
+            return read_stack_file(copy)
+        except StackFileError as err:
             raise BadInput(str(err).replace(str(copy), str(path))) from None
+
+
+def _validated(path: Path, text: str, stack: str, label: str):
+    stack_file = _read(path, text)
+    try:
+        return parse_stack_config(stack_file.project_values, source=label, stack=stack,
+                                  is_secret=stack_file.is_secret)
+    except StackConfigError as err:
+        raise BadInput(str(err)) from None
 
 
 def _import(args, written: list[Path]) -> int:
@@ -109,11 +119,11 @@ def _import(args, written: list[Path]) -> int:
 
     try:
         merged = merge_apps(text, args.team, imported)
-        after = _validated(stack_path, merged.text, args.stack, f"{stack_path} with the imported apps")
-        settings = _quota_for_new_team(after, args.team) if merged.created_team else None
+        settings = _quota_for_new_team(_read(stack_path, merged.text), merged.team_index) \
+            if merged.created_team else None
         if settings:
             merged = merge_apps(text, args.team, imported, settings)
-            after = _validated(stack_path, merged.text, args.stack, f"{stack_path} with the imported apps")
+        after = _validated(stack_path, merged.text, args.stack, f"{stack_path} with the imported apps")
     except StackFileShapeError as err:
         raise BadInput(f"{stack_path}: {err}") from None
     shortfall = _quota_shortfall(next(t for t in after.teams if t.name == args.team))
@@ -185,9 +195,12 @@ def _quota_shortfall(team: TeamConfig) -> list[str]:
     return [f"{_camel(key)} to {_quantity(key, needs[key])}" for key in _over(team.quota, needs)]
 
 
-def _quota_for_new_team(config, name: str) -> Optional[dict[str, Any]]:
-    """A quota that fits a new team's apps, where the default one does not."""
-    team = next(t for t in config.teams if t.name == name)
+def _quota_for_new_team(stack_file, team_index: int) -> Optional[dict[str, Any]]:
+    """A quota that fits a new team's apps at full scale, where the default one does not."""
+    try:
+        team = TeamConfig.model_validate(stack_file.project_values["teams"][team_index])
+    except ValidationError:
+        return None  # the validation that follows names the problem
     needs = _needs(team)
     over = _over(team.quota, needs)
     return {"quota": {_camel(key): _quantity(key, needs[key]) for key in over}} if over else None
