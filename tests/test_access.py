@@ -11,7 +11,7 @@ import pytest
 from components.cluster import cluster_access_entries
 from components.config import StackConfigError, parse_stack_config
 from components.config.loader import check_placeholders, creates_resources
-from components.config.stack import caller_access_issues, placeholder_issues
+from components.config.access import caller_access_issues, placeholder_issues
 from components.naming import iam_key
 from conftest import PlanView, run_preflight
 from test_config_model import problems, stack_values

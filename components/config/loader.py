@@ -16,7 +16,8 @@ from pydantic import BaseModel, ValidationError
 
 from .plaintext import SecretCheck, holds_secret, plaintext_secret_issues, strip_type
 from .issues import ConfigIssue, key_path
-from .stack import StackConfig, caller_access_issues, cross_key_issues, placeholder_issues, stack_name_issues
+from .access import caller_access_issues, placeholder_issues
+from .stack import StackConfig, cross_key_issues, stack_name_issues
 
 PROJECT = "eks-platform"
 REGION_KEY = "aws:region"
