@@ -163,9 +163,13 @@ def test_allowed_networks_open_443_on_the_cluster_security_group(plans):
             assert cidrs, "prod's endpoint is private: the stack file must name the runner/VPN networks"
         assert sorted(c for r in rules for c in r["inputs"]["cidrBlocks"]) == sorted(cidrs)
         for rule in rules:
+            cidr, = rule["inputs"]["cidrBlocks"]
+            assert rule["name"] == f"cluster-api-from-{cidr.replace('.', '-').replace('/', '-')}", "keyed by network"
             assert rule["inputs"]["toPort"] == 443 and rule["inputs"]["protocol"] == "tcp"
             assert rule["inputs"]["securityGroupId"].startswith("sg-")
             assert cluster["urn"] in rule["dependencies"]
+        provider = plan.one("pulumi:providers:kubernetes")
+        assert {r["urn"] for r in rules} <= set(provider["dependencies"]), "nothing in-cluster before the API opens"
 
 
 # -- finding 4: placeholder principals of the documentation account -----------------------------
