@@ -73,7 +73,7 @@ ingress = IngressController("ingress", IngressControllerArgs(
 logging = Logging("logging", LoggingArgs(
     config=config.logging, kubernetes_version=k8s_version, high_availability=config.is_prod,
     default_issuer=cert_manager.default_issuer, provider=cluster.provider, monitoring_crds=[monitoring.release],
-    ingress_controller=[ingress.release],
+    vpc_cidr=config.network.cidr, ingress_controller=[ingress.release],
 ), opts=on_nodes)
 # Grafana's Ingress waits for Traefik, whose chart waits for Monitoring's CRDs: so it is its own layer.
 if config.monitoring.grafana_host:

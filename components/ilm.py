@@ -31,7 +31,7 @@ def index_template(index_prefix: str, policy_name: str) -> dict:
 
 
 SCRIPT = """set -eu
-es() { curl -fsS --cacert /es-ca/ca.crt -u "elastic:${ES_PASSWORD}" -H 'Content-Type: application/json' "$@"; }
+es() { curl -fsS --cacert /es-ca/ca.crt -u "${ES_USER}:${ES_PASSWORD}" -H 'Content-Type: application/json' "$@"; }
 until es "${ES_URL}/_cluster/health?wait_for_status=yellow&timeout=30s" >/dev/null; do
   echo "waiting for Elasticsearch"; sleep 10
 done
@@ -40,20 +40,24 @@ es -X PUT "${ES_URL}/_index_template/${TEMPLATE_NAME}" -d "${TEMPLATE}"
 """
 
 
-def ilm_job(resource_name: str, *, namespace: str, es_url: str, user_secret: str, ca_secret: str,
+RETENTION_LABELS = {"app.kubernetes.io/name": "log-retention"}
+
+
+def ilm_job(resource_name: str, *, namespace: str, es_url: str, user: str, user_secret: str, ca_secret: str,
             index_prefix: str, retention_days: int, opts: pulumi.ResourceOptions) -> k8s.batch.v1.Job:
+    """`user` logs in with the password under `password` in `user_secret` (a basic-auth Secret)."""
     policy_name = f"{index_prefix}-retention"
-    env = {"ES_URL": es_url, "POLICY_NAME": policy_name, "TEMPLATE_NAME": index_prefix,
+    env = {"ES_URL": es_url, "ES_USER": user, "POLICY_NAME": policy_name, "TEMPLATE_NAME": index_prefix,
            "POLICY": json.dumps(ilm_policy(retention_days)),
            "TEMPLATE": json.dumps(index_template(index_prefix, policy_name))}
     return k8s.batch.v1.Job(
         resource_name,
-        metadata=k8s.meta.v1.ObjectMetaArgs(namespace=namespace, labels={"app.kubernetes.io/name": "log-retention"}),
+        metadata=k8s.meta.v1.ObjectMetaArgs(namespace=namespace, labels=RETENTION_LABELS),
         spec=k8s.batch.v1.JobSpecArgs(
             backoff_limit=6,
             active_deadline_seconds=1800,
             template=k8s.core.v1.PodTemplateSpecArgs(
-                metadata=k8s.meta.v1.ObjectMetaArgs(labels={"app.kubernetes.io/name": "log-retention"}),
+                metadata=k8s.meta.v1.ObjectMetaArgs(labels=RETENTION_LABELS),
                 spec=k8s.core.v1.PodSpecArgs(
                     restart_policy="OnFailure",
                     automount_service_account_token=False,
@@ -64,7 +68,7 @@ def ilm_job(resource_name: str, *, namespace: str, es_url: str, user_secret: str
                         command=["/bin/sh", "-c", SCRIPT],
                         env=[*(k8s.core.v1.EnvVarArgs(name=k, value=v) for k, v in env.items()),
                              k8s.core.v1.EnvVarArgs(name="ES_PASSWORD", value_from=k8s.core.v1.EnvVarSourceArgs(
-                                 secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=user_secret, key="elastic")))],
+                                 secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=user_secret, key="password")))],
                         volume_mounts=[k8s.core.v1.VolumeMountArgs(name="es-ca", mount_path="/es-ca", read_only=True)],
                         security_context=RESTRICTED_CONTAINER_SECURITY_CONTEXT,
                         resources=k8s.core.v1.ResourceRequirementsArgs(

@@ -8,6 +8,7 @@ from typing import Any, Optional, Sequence
 
 import pulumi
 import pulumi_kubernetes as k8s
+import pulumi_random as random
 
 from components.addons import DEFAULT_STORAGE_CLASS, RETAIN_STORAGE_CLASS
 from components.charts import pinned_release
@@ -18,7 +19,17 @@ from components.hardening import (
     RESTRICTED_POD_SECURITY_CONTEXT,
     spread_constraints,
 )
-from components.ilm import ilm_job
+from components.ilm import RETENTION_LABELS, ilm_job
+from components.logging_access import (
+    ES_HTTP_PORT,
+    KIBANA_PORT,
+    RETENTION_USER,
+    SHIPPER_USER,
+    USER_ROLES,
+    network_policies,
+    roles_yaml,
+    user_secret_name,
+)
 from components.namespaces import labelled_namespace
 from components.tls_ingress import tls_ingress
 
@@ -28,10 +39,13 @@ ELASTICSEARCH = "logs"
 KIBANA = "logs"
 INDEX_PREFIX = "k8s-logs"
 # Secrets ECK creates for an Elasticsearch named ELASTICSEARCH (ECK's naming convention).
-ELASTIC_USER_SECRET = f"{ELASTICSEARCH}-es-elastic-user"
 HTTP_CA_SECRET = f"{ELASTICSEARCH}-es-http-certs-public"
 ES_SERVICE = f"{ELASTICSEARCH}-es-http"
 KIBANA_SERVICE = f"{KIBANA}-kb-http"
+# The labels ECK puts on the pods it runs.
+ES_POD_LABELS = {"elasticsearch.k8s.elastic.co/cluster-name": ELASTICSEARCH}
+KIBANA_POD_LABELS = {"kibana.k8s.elastic.co/name": KIBANA}
+ROLES_SECRET = "es-roles"
 
 
 def heap_option(heap: str) -> str:
@@ -40,24 +54,27 @@ def heap_option(heap: str) -> str:
 
 
 def elasticsearch_spec(config: ElasticsearchConfig, high_availability: bool) -> dict[str, Any]:
-    pod_labels = {"elasticsearch.k8s.elastic.co/cluster-name": ELASTICSEARCH}
     return {
         "version": config.version,
+        # Least-privilege users for Fluent Bit and the retention Job (logging_access.py).
+        "auth": {"fileRealm": [{"secretName": user_secret_name(user)} for user in USER_ROLES],
+                 "roles": [{"secretName": ROLES_SECRET}]},
         # Retain keeps the EBS volumes if the claims go; ECK keeps the claims unless scaled down.
         "volumeClaimDeletePolicy": "DeleteOnScaledownOnly" if config.retain_volumes
         else "DeleteOnScaledownAndClusterDeletion",
         "nodeSets": [{
             "name": "default",
             "count": config.nodes,
-            # No mmap: no privileged init container raising vm.max_map_count on the node.
-            "config": {"node.store.allow_mmap": False},
+            # No mmap: no privileged init container raising vm.max_map_count on the node. No
+            # GeoIP database downloads: the namespace's egress is closed to the internet.
+            "config": {"node.store.allow_mmap": False, "ingest.geoip.downloader.enabled": False},
             "podTemplate": {"spec": {
                 "containers": [{
                     "name": "elasticsearch",
                     "resources": config.resources.as_kubernetes(),
                     "env": [{"name": "ES_JAVA_OPTS", "value": heap_option(config.heap)}],
                 }],
-                "topologySpreadConstraints": spread_constraints(pod_labels, high_availability),
+                "topologySpreadConstraints": spread_constraints(ES_POD_LABELS, high_availability),
             }},
             "volumeClaimTemplates": [{
                 "metadata": {"name": "elasticsearch-data"},
@@ -90,9 +107,10 @@ FLUENT_BIT_OUTPUT = f"""[OUTPUT]
     Name es
     Match kube.*
     Host {ES_SERVICE}.{NAMESPACE}.svc
-    Port 9200
-    HTTP_User elastic
+    Port {ES_HTTP_PORT}
+    HTTP_User {SHIPPER_USER}
     HTTP_Passwd ${{ES_PASSWORD}}
+    Write_Operation create
     tls On
     tls.verify On
     tls.ca_file /es-ca/ca.crt
@@ -119,9 +137,9 @@ def fluent_bit_values() -> dict[str, Any]:
     return {
         "kind": "DaemonSet",
         "config": {"inputs": FLUENT_BIT_INPUT, "outputs": FLUENT_BIT_OUTPUT},
-        # The password ECK generated, read from its Secret at start: never in values.
-        "env": [{"name": "ES_PASSWORD", "valueFrom": {"secretKeyRef": {"name": ELASTIC_USER_SECRET,
-                                                                        "key": "elastic"}}}],
+        # Its own user's generated password, read from the Secret at start: never in values.
+        "env": [{"name": "ES_PASSWORD", "valueFrom": {"secretKeyRef": {"name": user_secret_name(SHIPPER_USER),
+                                                                        "key": "password"}}}],
         # Only the two log directories (the /var/log/containers links point into /var/log/pods),
         # both read-only; the chart's default mounts all of /var/log writable.
         "daemonSetVolumes": [{"name": f"host{d.replace('/', '-')}", "hostPath": {"path": d, "type": "Directory"}}
@@ -150,6 +168,8 @@ class LoggingArgs:
     default_issuer: str
     provider: k8s.Provider
     monitoring_crds: list[pulumi.Resource]
+    vpc_cidr: str
+    """Where EKS puts the API server's ENIs: Fluent Bit's only way out besides Elasticsearch."""
     ingress_controller: Sequence[pulumi.Resource] = ()
     """Pulumi awaits an Ingress until a controller serves it: Kibana's waits for Traefik."""
 
@@ -164,6 +184,18 @@ class Logging(pulumi.ComponentResource):
         # host log directories, which no Pod Security level short of privileged allows.
         namespace = labelled_namespace(f"{name}-namespace", NAMESPACE, "privileged", args.kubernetes_version,
                                        in_cluster, warn="baseline")
+        in_namespace = pulumi.ResourceOptions.merge(in_cluster, pulumi.ResourceOptions(depends_on=[namespace]))
+        for policy_name, spec in network_policies(
+                es_labels=ES_POD_LABELS, kibana_labels=KIBANA_POD_LABELS, retention_labels=RETENTION_LABELS,
+                operator_namespace=OPERATOR_NAMESPACE, vpc_cidr=args.vpc_cidr).items():
+            k8s.networking.v1.NetworkPolicy(
+                f"{name}-netpol-{policy_name}",
+                metadata=k8s.meta.v1.ObjectMetaArgs(name=policy_name, namespace=NAMESPACE), spec=spec,
+                opts=in_namespace)
+        user_secrets = {user: self._user_secret(name, user, role, in_namespace) for user, role in USER_ROLES.items()}
+        roles_secret = k8s.core.v1.Secret(
+            f"{name}-es-roles", metadata=k8s.meta.v1.ObjectMetaArgs(name=ROLES_SECRET, namespace=NAMESPACE),
+            type="Opaque", string_data={"roles.yml": roles_yaml(INDEX_PREFIX)}, opts=in_namespace)
         operator = pinned_release(f"{name}-eck-operator", "eck-operator", OPERATOR_NAMESPACE, {
             "installCRDs": True,
             "replicaCount": 2 if args.high_availability else 1,
@@ -179,7 +211,9 @@ class Logging(pulumi.ComponentResource):
         elasticsearch = k8s.apiextensions.CustomResource(
             f"{name}-elasticsearch", api_version="elasticsearch.k8s.elastic.co/v1", kind="Elasticsearch",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=ELASTICSEARCH, namespace=NAMESPACE),
-            spec=elasticsearch_spec(config, args.high_availability), opts=after_operator,
+            spec=elasticsearch_spec(config, args.high_availability),
+            opts=pulumi.ResourceOptions.merge(after_operator, pulumi.ResourceOptions(
+                depends_on=[*user_secrets.values(), roles_secret])),
         )
         kibana = k8s.apiextensions.CustomResource(
             f"{name}-kibana", api_version="kibana.k8s.elastic.co/v1", kind="Kibana",
@@ -189,17 +223,31 @@ class Logging(pulumi.ComponentResource):
         )
         after_elasticsearch = pulumi.ResourceOptions.merge(in_cluster, pulumi.ResourceOptions(
             depends_on=[elasticsearch]))
-        retention = ilm_job(f"{name}-retention", namespace=NAMESPACE, es_url=f"https://{ES_SERVICE}:9200",
-                user_secret=ELASTIC_USER_SECRET, ca_secret=HTTP_CA_SECRET, index_prefix=INDEX_PREFIX,
-                retention_days=args.config.retention_days, opts=after_elasticsearch)
+        retention = ilm_job(f"{name}-retention", namespace=NAMESPACE, es_url=f"https://{ES_SERVICE}:{ES_HTTP_PORT}",
+                            user=RETENTION_USER, user_secret=user_secret_name(RETENTION_USER),
+                            ca_secret=HTTP_CA_SECRET, index_prefix=INDEX_PREFIX,
+                            retention_days=args.config.retention_days, opts=after_elasticsearch)
         # After the retention Job, so the first log index already gets the lifecycle policy.
         pinned_release(f"{name}-fluent-bit", "fluent-bit", NAMESPACE, fluent_bit_values(),
                        pulumi.ResourceOptions.merge(in_cluster, pulumi.ResourceOptions(
-                           depends_on=[elasticsearch, retention, *args.monitoring_crds])))
+                           depends_on=[elasticsearch, retention, user_secrets[SHIPPER_USER],
+                                       *args.monitoring_crds])))
         if args.config.kibana_host:
             tls_ingress(f"{name}-kibana-ingress", name="kibana", namespace=NAMESPACE, host=args.config.kibana_host,
-                        service_name=KIBANA_SERVICE, service_port=5601, issuer=args.default_issuer,
+                        service_name=KIBANA_SERVICE, service_port=KIBANA_PORT, issuer=args.default_issuer,
                         labels={"app.kubernetes.io/name": "kibana"},
                         opts=pulumi.ResourceOptions.merge(in_cluster, pulumi.ResourceOptions(
                             depends_on=[kibana, *args.ingress_controller])))
         self.register_outputs({"elasticsearchService": f"{ES_SERVICE}.{NAMESPACE}.svc"})
+
+    def _user_secret(self, name: str, user: str, role: str, opts: pulumi.ResourceOptions) -> k8s.core.v1.Secret:
+        """A file-realm user ECK adds to Elasticsearch (it hashes the password itself)."""
+        password = random.RandomPassword(f"{name}-{user}-password", length=32, special=False,
+                                         opts=pulumi.ResourceOptions(parent=self))
+        return k8s.core.v1.Secret(
+            f"{name}-{user}-user",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=user_secret_name(user), namespace=NAMESPACE),
+            type="kubernetes.io/basic-auth",
+            string_data={"username": user, "password": pulumi.Output.secret(password.result), "roles": role},
+            opts=opts,
+        )

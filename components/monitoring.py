@@ -30,6 +30,8 @@ GRAFANA_ADMIN_SECRET = "grafana-admin"
 # chart's own ClusterRole, which grants Secrets cluster-wide whenever a sidecar is on.
 GRAFANA_CLUSTER_ROLE = "grafana-configmap-reader"
 NULL_RECEIVER = "null"
+# The prometheus-operator's label on every Prometheus pod: what other namespaces admit.
+PROMETHEUS_POD_LABELS = {"app.kubernetes.io/name": "prometheus"}
 UNREACHABLE_ON_EKS = ("kubeControllerManager", "kubeScheduler", "kubeEtcd", "kubeProxy")
 
 
@@ -82,7 +84,6 @@ def _pdb(replicas: int) -> dict[str, Any]:
 
 
 def stack_values(config: MonitoringConfig, high_availability: bool) -> dict[str, Any]:
-    prometheus_labels = {"app.kubernetes.io/name": "prometheus"}
     alertmanager_labels = {"app.kubernetes.io/name": "alertmanager"}
     return {
         "crds": {"enabled": True},
@@ -105,7 +106,7 @@ def stack_values(config: MonitoringConfig, high_availability: bool) -> dict[str,
                     "resources": {"requests": {"storage": f"{config.prometheus_storage_gi}Gi"}},
                 }}},
                 "resources": {"requests": {"cpu": "500m", "memory": "2Gi"}, "limits": {"cpu": "2", "memory": "4Gi"}},
-                "topologySpreadConstraints": spread_constraints(prometheus_labels, high_availability),
+                "topologySpreadConstraints": spread_constraints(PROMETHEUS_POD_LABELS, high_availability),
             },
         },
         "alertmanager": {

@@ -63,11 +63,10 @@ def test_grafana_password_is_generated_and_secret(plan: PlanView):
     values = release(plan, "kube-prometheus-stack")["inputs"]["values"]["grafana"]
     assert "adminPassword" not in values
     assert values["admin"]["existingSecret"] == "grafana-admin"
-    [secret] = [s for s in plan.of_type("kubernetes:core/v1:Secret")
-                if s["inputs"]["metadata"].get("namespace") == "monitoring"]
+    secret = plan.one("kubernetes:core/v1:Secret", "monitoring-grafana-admin")
     assert secret["inputs"]["metadata"]["name"] == "grafana-admin"
     assert is_secret(secret, "stringData.admin-password")
-    password = plan.one("random:index/randomPassword:RandomPassword")
+    password = plan.one("random:index/randomPassword:RandomPassword", "monitoring-grafana-password")
     assert password["urn"] in secret["dependencies"] and password["inputs"]["length"] >= 32
     assert values["persistence"]["enabled"] is True
     assert plan.data["outputs"]["grafanaAdminPassword"] == "[secret]"
@@ -184,12 +183,13 @@ def test_kibana_is_published_over_tls(plan: PlanView):
                                                                          "port": {"number": 5601}}
 
 
-def test_fluent_bit_ships_over_tls_with_eck_credentials_and_reads_only_log_dirs(plan: PlanView):
+def test_fluent_bit_ships_over_tls_as_its_own_user_and_reads_only_log_dirs(plan: PlanView):
     values = release(plan, "fluent-bit")["inputs"]["values"]
     output = values["config"]["outputs"]
     assert "tls On" in output and "tls.verify On" in output and "HTTP_Passwd ${ES_PASSWORD}" in output
+    assert "HTTP_User fluent-bit\n" in output
     assert values["env"] == [{"name": "ES_PASSWORD", "valueFrom": {"secretKeyRef": {
-        "name": "logs-es-elastic-user", "key": "elastic"}}}]
+        "name": "es-user-fluent-bit", "key": "password"}}}]
     host_paths = [v["hostPath"]["path"] for v in values["daemonSetVolumes"]]
     assert host_paths == ["/var/log/containers", "/var/log/pods"]
     assert all(m["readOnly"] is True for m in values["daemonSetVolumeMounts"])

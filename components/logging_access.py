@@ -1,0 +1,99 @@
+"""Who may reach whom in the `logging` namespace, and as which Elasticsearch user.
+
+Fluent Bit and the retention Job each log in as a file-realm user of their own (ECK reads
+`kubernetes.io/basic-auth` Secrets listed in the Elasticsearch's `auth.fileRealm`, and roles
+from `roles.yml` in Secrets listed in `auth.roles`), never as the `elastic` superuser. The
+namespace denies all traffic but the flows below, each opened on both of its sides.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from components.ingress_controller import NAMESPACE as INGRESS_NAMESPACE
+from components.ingress_controller import POD_LABELS as TRAEFIK_POD_LABELS
+from components.monitoring import NAMESPACE as MONITORING_NAMESPACE
+from components.monitoring import PROMETHEUS_POD_LABELS
+from components.team import from_namespace
+
+SHIPPER_USER = "fluent-bit"
+RETENTION_USER = "log-retention"
+SHIPPER_ROLE = "log_shipper"
+RETENTION_ROLE = "log_retention"
+ES_HTTP_PORT = 9200
+ES_TRANSPORT_PORT = 9300
+KIBANA_PORT = 5601
+FLUENT_BIT_METRICS_PORT = 2020
+API_SERVER_PORT = 443
+# The fluent-bit chart's selector labels (release fluent-bit) and the ECK operator chart's
+# (release eck-operator, in its own namespace).
+FLUENT_BIT_POD_LABELS = {"app.kubernetes.io/name": "fluent-bit", "app.kubernetes.io/instance": "fluent-bit"}
+OPERATOR_POD_LABELS = {"app.kubernetes.io/name": "eck-operator"}
+
+
+def user_secret_name(user: str) -> str:
+    return f"es-user-{user}"
+
+
+def es_roles(index_prefix: str) -> dict[str, Any]:
+    indices = [f"{index_prefix}-*"]
+    return {
+        # Bulk `create` into the daily indices, creating each day's index: nothing to read.
+        SHIPPER_ROLE: {"cluster": [], "indices": [{"names": indices, "privileges": ["create_index", "create_doc"]}]},
+        # Writes the lifecycle policy and index template; ILM then acts as the user who last
+        # wrote the policy, so this role must also be able to delete the indices it retires.
+        RETENTION_ROLE: {"cluster": ["monitor", "manage_ilm", "manage_index_templates"],
+                         "indices": [{"names": indices, "privileges": ["manage", "delete_index"]}]},
+    }
+
+
+def roles_yaml(index_prefix: str) -> str:
+    return yaml.safe_dump(es_roles(index_prefix), sort_keys=True)
+
+
+USER_ROLES = {SHIPPER_USER: SHIPPER_ROLE, RETENTION_USER: RETENTION_ROLE}
+
+
+def _pods(labels: dict[str, str]) -> dict[str, Any]:
+    return {"podSelector": {"matchLabels": labels}}
+
+
+def _tcp(port: int) -> list[dict[str, Any]]:
+    return [{"protocol": "TCP", "port": port}]
+
+
+def network_policies(*, es_labels: dict[str, str], kibana_labels: dict[str, str],
+                     retention_labels: dict[str, str], operator_namespace: str,
+                     vpc_cidr: str) -> dict[str, dict[str, Any]]:
+    """name -> NetworkPolicy spec for the logging namespace."""
+    es, kibana, shipper, retention = (_pods(labels) for labels in (
+        es_labels, kibana_labels, FLUENT_BIT_POD_LABELS, retention_labels))
+    to_es = {"to": [es], "ports": _tcp(ES_HTTP_PORT)}
+    return {
+        "default-deny": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]},
+        "allow-dns": {"podSelector": {}, "policyTypes": ["Egress"], "egress": [{
+            "to": [{**from_namespace("kube-system"), "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
+            "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]}]},
+        "elasticsearch": {**es, "policyTypes": ["Ingress", "Egress"], "ingress": [
+            {"from": [shipper, retention, kibana,
+                      {**from_namespace(operator_namespace), **_pods(OPERATOR_POD_LABELS)}],
+             "ports": _tcp(ES_HTTP_PORT)},
+            {"from": [es], "ports": _tcp(ES_TRANSPORT_PORT)},
+        ], "egress": [{"to": [es], "ports": _tcp(ES_TRANSPORT_PORT)}]},
+        "kibana": {**kibana, "policyTypes": ["Ingress", "Egress"], "ingress": [
+            {"from": [{**from_namespace(INGRESS_NAMESPACE), **_pods(TRAEFIK_POD_LABELS)}],
+             "ports": _tcp(KIBANA_PORT)},
+        ], "egress": [to_es]},
+        "fluent-bit": {**shipper, "policyTypes": ["Ingress", "Egress"], "ingress": [
+            {"from": [{**from_namespace(MONITORING_NAMESPACE), **_pods(PROMETHEUS_POD_LABELS)}],
+             "ports": _tcp(FLUENT_BIT_METRICS_PORT)},
+        ], "egress": [
+            to_es,
+            # The kubernetes filter asks the API server for pod metadata. EKS serves it from ENIs
+            # in the cluster's subnets, which no pod or namespace selector matches.
+            {"to": [{"ipBlock": {"cidr": vpc_cidr}}], "ports": _tcp(API_SERVER_PORT)},
+        ]},
+        "log-retention": {**retention, "policyTypes": ["Egress"], "egress": [to_es]},
+    }
