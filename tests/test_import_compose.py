@@ -13,6 +13,8 @@ import pytest
 import yaml
 
 from components.app_workload import probes
+from components.config import parse_stack_config
+from components.config.access import placeholder_issues
 from components.config.tenancy import AppConfig
 from conftest import ROOT, plan_stack, run_preflight
 from policies.rules.images import image_pin_problem
@@ -21,6 +23,7 @@ from preflight.compose.deploy import cpu_quantity, memory_quantity
 from preflight.compose.findings import NOT_APPLICABLE, NOT_MAPPED, NOTICE, REFUSED
 from preflight.compose.mapping import ImportOptions, map_services
 from preflight.compose.source import interpolate, read_compose_file
+from preflight.stackfile import read_stack_file
 
 FIXTURES = ROOT / "tests" / "fixtures" / "compose"
 THREE_TIER = FIXTURES / "three-tier" / "compose.yaml"
@@ -570,3 +573,27 @@ def test_the_imported_stack_plans_and_passes_the_gate(tmp_path, compose, stack, 
         assert db["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"] == "50Gi"
         result = workload("Deployment", "result")["spec"]["strategy"]["rollingUpdate"]
         assert result == {"maxSurge": 0, "maxUnavailable": 1}
+
+
+def test_the_placeholder_host_stops_pulumi_up_like_the_other_example_values(tmp_path, capsys):
+    config = stack_copy(tmp_path)
+    assert cli(capsys, str(THREE_TIER), "--team", "shop", "--config", str(config), "--write")[0] == 0
+    stack_file = read_stack_file(config)
+    parsed = parse_stack_config(stack_file.project_values, stack="dev", is_secret=stack_file.is_secret)
+    found = {issue.path: issue.message for issue in placeholder_issues(parsed)}
+    assert "web.shop.change-me.invalid" in found["teams[0].apps[3].host"]
+    assert not any(path.endswith(".host") and "apps[0]" in path for path in found)  # real hosts pass
+
+
+def test_an_internal_error_exits_3_without_traceback_and_writes_nothing(tmp_path, capsys, monkeypatch):
+    import preflight.compose.importer as importer
+
+    def broken(*_args, **_kwargs):
+        raise KeyError("oops")
+
+    monkeypatch.setattr(importer, "map_services", broken)
+    config = stack_copy(tmp_path)
+    before = config.read_text()
+    code, _, err = cli(capsys, str(THREE_TIER), "--team", "shop", "--config", str(config), "--write")
+    assert code == 3 and "internal error in import-compose" in err and "nothing was written" in err
+    assert "Traceback" not in err and config.read_text() == before

@@ -84,6 +84,10 @@ def placeholder_issues(config: StackConfig) -> list[ConfigIssue]:
         for a, app in enumerate(team.apps):
             principals += [(f"teams[{t}].apps[{a}].irsaPolicyArns[{i}]", arn)
                            for i, arn in enumerate(app.irsa_policy_arns)]
+            # `.invalid` never resolves (RFC 2606); import-compose writes it where a host is still to be named.
+            if app.host and app.host.endswith(".invalid"):
+                issues.append(ConfigIssue(f"teams[{t}].apps[{a}].host", f"{app.host} is a placeholder no DNS "
+                                          "resolves and no certificate can be issued for; put the app's real host"))
     for where, arn in principals:
         if _account_of(arn) in DOCUMENTATION_ACCOUNTS:
             issues.append(ConfigIssue(where, f"{arn} is in the documentation account {_account_of(arn)}; "
