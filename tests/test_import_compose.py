@@ -446,6 +446,9 @@ def test_interpolation_reports_what_it_cannot_resolve(tmp_path):
     ("services: [a\n", "broken YAML at line"),
     ("name: x\nversion: '3'\n", "not a Compose or Swarm stack file"),
     ("services:\n  web: nginx\n", "services.web must be a mapping"),
+    ("services:\n  web:\n    image: a/b:1\n    ports: '80:80'\n    deploy: {resources: {limits: 1}}\n",
+     "services.web.ports must be a list, not str\n  - services.web.deploy.resources.limits must be a mapping"),
+    ("services:\n  web: {image: a/b:1}\n  web: {image: a/b:2}\n", "broken YAML"),  # Compose refuses it too
 ])
 def test_bad_compose_input_exits_2_without_traceback(tmp_path, capsys, content, message):
     path = tmp_path / "compose.yaml"

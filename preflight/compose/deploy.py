@@ -23,9 +23,12 @@ NO_ROLLBACK = ("Kubernetes does not roll a Deployment back by itself: a rollout 
 
 def cpu_quantity(value: Any) -> str:
     """Docker `cpus: '0.5'` -> '500m'; `2` -> '2'."""
-    cpus = float(str(value).strip())
+    try:
+        cpus = float(str(value).strip())
+    except ValueError:
+        cpus = math.nan
     if not math.isfinite(cpus) or cpus <= 0:
-        raise ValueError("must be a positive number of CPUs")
+        raise ValueError("must be a positive number of CPUs such as 0.5")
     milli = math.ceil(cpus * 1000)
     return str(milli // 1000) if milli % 1000 == 0 else f"{milli}m"
 

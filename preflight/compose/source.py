@@ -47,10 +47,11 @@ def read_compose_file(path: Path, environ: Optional[Mapping[str, str]] = None) -
     if not isinstance(document, dict) or not isinstance(document.get("services"), dict) or not document["services"]:
         raise ComposeInputError(f"{path}: not a Compose or Swarm stack file: it needs a top-level 'services:' "
                                 "mapping of service names to their settings")
-    for name, service in document["services"].items():
-        if not isinstance(service, dict):
-            raise ComposeInputError(f"{path}: services.{name} must be a mapping of settings, "
-                                    f"not {type(service).__name__}")
+    problems = [problem for name, service in document["services"].items() for problem in shape_problems(name, service)]
+    if problems:
+        raise ComposeInputError(f"{path} is not a valid Compose file ({len(problems)} problem"
+                                f"{'s' if len(problems) > 1 else ''}; Compose would refuse it too):\n"
+                                + "\n".join(f"  - {p}" for p in problems))
 
     dotenv = path.parent / ".env"
     variables = parse_env_file(dotenv, {}) if dotenv.is_file() else {}
@@ -60,6 +61,47 @@ def read_compose_file(path: Path, environ: Optional[Mapping[str, str]] = None) -
     resolved = _interpolate_tree(document, variables, (), problems)
     return ComposeFile(path=path, services=resolved["services"], volumes=_mapping(resolved.get("volumes")),
                        secrets=_mapping(resolved.get("secrets")), interpolation=problems, variables=variables)
+
+
+_TEXT, _NUMBER, _LIST, _MAP, _FLAG = (str,), (int, float, str), (list,), (dict,), (bool, str)
+# The Compose specification's types for the keys the importer reads (a number may also be
+# text: `replicas: ${REPLICAS:-2}` is text until interpolated).
+_SHAPES: dict[str, tuple] = {
+    "image": _TEXT, "ports": _LIST, "expose": _LIST, "volumes": _LIST, "environment": _LIST + _MAP,
+    "env_file": _TEXT + _LIST, "depends_on": _LIST + _MAP, "links": _LIST, "networks": _LIST + _MAP,
+    "deploy": _MAP, "healthcheck": _MAP, "secrets": _LIST, "cap_add": _LIST, "cap_drop": _LIST,
+    "tmpfs": _TEXT + _LIST, "devices": _LIST, "security_opt": _LIST, "user": _NUMBER, "privileged": _FLAG,
+    "network_mode": _TEXT, "pid": _TEXT, "ipc": _TEXT, "userns_mode": _TEXT, "scale": _NUMBER,
+    "cpus": _NUMBER, "mem_limit": _NUMBER, "mem_reservation": _NUMBER,
+    "deploy.mode": _TEXT, "deploy.replicas": _NUMBER, "deploy.resources": _MAP, "deploy.update_config": _MAP,
+    "deploy.rollback_config": _MAP, "deploy.restart_policy": _MAP, "deploy.placement": _MAP,
+    "deploy.endpoint_mode": _TEXT, "deploy.resources.limits": _MAP, "deploy.resources.reservations": _MAP,
+    "deploy.placement.constraints": _LIST, "deploy.placement.preferences": _LIST,
+    "healthcheck.test": _TEXT + _LIST, "healthcheck.retries": _NUMBER, "healthcheck.disable": _FLAG,
+}
+
+
+def shape_problems(name: str, service: Any) -> list[str]:
+    if not isinstance(service, dict):
+        return [f"services.{name} must be a mapping of settings, not {type(service).__name__}"]
+    problems = []
+    pending: list[tuple[str, dict]] = [("", service)]
+    while pending:
+        prefix, section = pending.pop()
+        for key, value in section.items():
+            where = f"{prefix}{key}"
+            shape = _SHAPES.get(where)
+            if shape is None or value is None:
+                continue
+            if not isinstance(value, shape) or (shape == _NUMBER and isinstance(value, bool)):
+                kinds = " or ".join(sorted({_KIND_NAMES[t] for t in shape}))
+                problems.append(f"services.{name}.{where} must be {kinds}, not {type(value).__name__}")
+            elif isinstance(value, dict):
+                pending.append((f"{where}.", value))
+    return problems
+
+
+_KIND_NAMES = {str: "text", int: "a number", float: "a number", list: "a list", dict: "a mapping", bool: "true/false"}
 
 
 def _mapping(value: Any) -> dict[str, Any]:
