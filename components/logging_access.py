@@ -25,12 +25,13 @@ RETENTION_ROLE = "log_retention"
 ES_HTTP_PORT = 9200
 ES_TRANSPORT_PORT = 9300
 KIBANA_PORT = 5601
+# cert-manager's HTTP-01 solver: a pod in the Ingress's namespace, reached by Traefik.
+SOLVER_POD_LABELS = {"acme.cert-manager.io/http01-solver": "true"}
+SOLVER_PORT = 8089
 FLUENT_BIT_METRICS_PORT = 2020
 API_SERVER_PORT = 443
-# The fluent-bit chart's selector labels (release fluent-bit) and the ECK operator chart's
-# (release eck-operator, in its own namespace).
+# The fluent-bit chart's selector labels (release fluent-bit).
 FLUENT_BIT_POD_LABELS = {"app.kubernetes.io/name": "fluent-bit", "app.kubernetes.io/instance": "fluent-bit"}
-OPERATOR_POD_LABELS = {"app.kubernetes.io/name": "eck-operator"}
 
 
 def user_secret_name(user: str) -> str:
@@ -77,8 +78,9 @@ def network_policies(*, es_labels: dict[str, str], kibana_labels: dict[str, str]
             "to": [{**from_namespace("kube-system"), "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
             "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]}]},
         "elasticsearch": {**es, "policyTypes": ["Ingress", "Egress"], "ingress": [
-            {"from": [shipper, retention, kibana,
-                      {**from_namespace(operator_namespace), **_pods(OPERATOR_POD_LABELS)}],
+            # The operator's namespace holds the operator alone; its pod labels differ between
+            # the Helm chart and ECK's all-in-one manifests (global.manifestGen).
+            {"from": [shipper, retention, kibana, from_namespace(operator_namespace)],
              "ports": _tcp(ES_HTTP_PORT)},
             {"from": [es], "ports": _tcp(ES_TRANSPORT_PORT)},
         ], "egress": [{"to": [es], "ports": _tcp(ES_TRANSPORT_PORT)}]},
@@ -96,4 +98,9 @@ def network_policies(*, es_labels: dict[str, str], kibana_labels: dict[str, str]
             {"to": [{"ipBlock": {"cidr": vpc_cidr}}], "ports": _tcp(API_SERVER_PORT)},
         ]},
         "log-retention": {**retention, "policyTypes": ["Egress"], "egress": [to_es]},
+        # Kibana's certificate: Let's Encrypt reaches the solver through Traefik.
+        "acme-http01-solver": {**_pods(SOLVER_POD_LABELS), "policyTypes": ["Ingress"], "ingress": [
+            {"from": [{**from_namespace(INGRESS_NAMESPACE), **_pods(TRAEFIK_POD_LABELS)}],
+             "ports": _tcp(SOLVER_PORT)},
+        ]},
     }

@@ -19,6 +19,10 @@ ES = Pod("logging", {"elasticsearch.k8s.elastic.co/cluster-name": "logs", "commo
 KIBANA = Pod("logging", {"kibana.k8s.elastic.co/name": "logs", "common.k8s.elastic.co/type": "kibana"})
 FLUENT_BIT = Pod("logging", {"app.kubernetes.io/name": "fluent-bit", "app.kubernetes.io/instance": "fluent-bit"})
 OPERATOR = Pod("elastic-system", {"app.kubernetes.io/name": "eck-operator", "app.kubernetes.io/instance": "eck-operator"})
+# The same operator from ECK's all-in-one manifests (global.manifestGen) is labelled otherwise.
+OPERATOR_MANIFEST = Pod("elastic-system", {"control-plane": "elastic-operator"})
+# cert-manager answers Kibana's HTTP-01 challenge from a pod in Kibana's namespace.
+SOLVER = Pod("logging", {"acme.cert-manager.io/http01-solver": "true"})
 TRAEFIK = Pod("ingress", {"app.kubernetes.io/name": "traefik", "app.kubernetes.io/instance": "traefik-ingress"})
 PROMETHEUS = Pod("monitoring", {"app.kubernetes.io/name": "prometheus",
                                 "operator.prometheus.io/name": "kube-prometheus-stack-prometheus"})
@@ -46,7 +50,8 @@ def test_the_documented_flows_are_open_on_both_sides(stack):
     plan, policies, retention, api_server = stack
     for source, destination, port in [
         (FLUENT_BIT, ES, 9200), (retention, ES, 9200), (KIBANA, ES, 9200), (OPERATOR, ES, 9200),
-        (ES, ES, 9300), (TRAEFIK, KIBANA, 5601), (PROMETHEUS, FLUENT_BIT, 2020),
+        (OPERATOR_MANIFEST, ES, 9200), (ES, ES, 9300), (TRAEFIK, KIBANA, 5601), (TRAEFIK, SOLVER, 8089),
+        (PROMETHEUS, FLUENT_BIT, 2020),
         (FLUENT_BIT, api_server, 443),  # the kubernetes filter enriches records from the API
     ]:
         assert allowed(policies, source, destination, port), f"{source} -> {destination}:{port}"
@@ -64,7 +69,8 @@ def test_nothing_else_reaches_or_leaves_the_logging_namespace(stack):
         (STRANGER, ES, 9200), (FLUENT_BIT, ES, 9300), (KIBANA, ES, 9300),
         (ES, INTERNET, 443), (KIBANA, INTERNET, 443), (FLUENT_BIT, INTERNET, 443), (retention, INTERNET, 443),
         (KIBANA, api_server, 443), (retention, api_server, 443), (ES, api_server, 443),
-        (FLUENT_BIT, api_server, 80),
+        (FLUENT_BIT, api_server, 80), (TEAM_APP, SOLVER, 8089), (TRAEFIK, SOLVER, 5601), (SOLVER, ES, 9200),
+        (SOLVER, INTERNET, 443),
     ]:
         assert not allowed(policies, source, destination, port), f"{source} -> {destination}:{port}"
 
