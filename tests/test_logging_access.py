@@ -156,3 +156,16 @@ def test_the_roles_grant_only_what_each_user_does(stack):
                 assert set(index["privileges"]) <= allowed_index, role_name
     output = release(plan, "fluent-bit")["inputs"]["values"]["config"]["outputs"]
     assert "Write_Operation create" in output  # what create_doc allows
+
+
+def test_prometheus_reaches_its_targets_in_the_platform_namespaces(stack):
+    plan, policies, retention, api_server = stack
+    monitoring_targets = [  # the chart's own scrape targets, beside Prometheus
+        (Pod("monitoring", {"app.kubernetes.io/name": "alertmanager"}), 9093),
+        (Pod("monitoring", {"app.kubernetes.io/name": "kube-state-metrics"}), 8080),
+        (Pod("monitoring", {"app.kubernetes.io/name": "prometheus-operator"}), 10250),
+        (Pod("monitoring", {"app.kubernetes.io/name": "grafana"}), 3000),
+        (PROMETHEUS, 9090),
+    ]
+    for target, port in [*monitoring_targets, (FLUENT_BIT, 2020)]:
+        assert allowed(policies, PROMETHEUS, target, port), f"{target}:{port}"
