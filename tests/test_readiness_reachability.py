@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from preflight.readiness.model import Cluster, make_obj
-from preflight.readiness.reachability import Endpoint, Policies
+from preflight.readiness.networkpolicy import Endpoint, Policies
 from readiness_support import assess, of_check, of_kind, one, registrations, stack_config
 
 NAME = "kubernetes.io/metadata.name"

@@ -23,6 +23,7 @@ from urllib.parse import unquote, urlparse
 
 import yaml
 
+from .known import installed_api_versions
 from .model import Release
 
 CACHE_DIR = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "eks-platform" / "charts"
@@ -98,7 +99,8 @@ def fetch(helm: str, release: Release, cache: Optional[Path] = None) -> Path:
     return archives[0]
 
 
-def render(helm: str, release: Release, kubernetes_version: Optional[str], cache: Optional[Path] = None) -> Rendered:
+def render(helm: str, release: Release, kubernetes_version: Optional[str], cache: Optional[Path] = None,
+           api_versions: tuple[str, ...] = ()) -> Rendered:
     cache = cache or CACHE_DIR
     try:
         archive = fetch(helm, release, cache)
@@ -110,6 +112,8 @@ def render(helm: str, release: Release, kubernetes_version: Optional[str], cache
                "--values", values_file.name, "--include-crds"]
     if kubernetes_version:
         command += ["--kube-version", kubernetes_version]
+    for api_version in api_versions:
+        command += ["--api-versions", api_version]
     try:
         result = subprocess.run(command, capture_output=True, text=True, timeout=TEMPLATE_TIMEOUT,
                                 env=_helm_env(cache))
@@ -127,8 +131,10 @@ def render_all(helm: str, releases: list[Release], kubernetes_version: Optional[
                cache: Optional[Path] = None) -> list[Rendered]:
     if not releases:
         return []
+    # Other releases' CRDs are served by the time a chart is installed after them.
+    api_versions = tuple(installed_api_versions(releases))
     with ThreadPoolExecutor(max_workers=min(4, len(releases))) as pool:
-        return list(pool.map(lambda r: render(helm, r, kubernetes_version, cache), releases))
+        return list(pool.map(lambda r: render(helm, r, kubernetes_version, cache, api_versions), releases))
 
 
 def manifest_file_name(index: int, manifest: dict[str, Any]) -> str:

@@ -27,6 +27,18 @@ CHART_CRDS: dict[str, tuple[tuple[str, ...], Any]] = {
 }
 
 
+# The served version of each group above that charts test for with .Capabilities.APIVersions.
+GROUP_VERSIONS = {"monitoring.coreos.com": ("v1",), "cert-manager.io": ("v1",), "acme.cert-manager.io": ("v1",),
+                  "elasticsearch.k8s.elastic.co": ("v1",), "kibana.k8s.elastic.co": ("v1",),
+                  "traefik.io": ("v1alpha1",)}
+
+
+def installed_api_versions(releases: list[Release]) -> list[str]:
+    """API versions the plan's charts install: `helm template` has no cluster to discover them."""
+    return sorted({f"{group}/{version}" for release in releases for group in chart_crd_groups(release)
+                   for version in GROUP_VERSIONS.get(group, ())})
+
+
 def chart_crd_groups(release: Release) -> tuple[str, ...]:
     groups, enabled = CHART_CRDS.get(release.chart, ((), None))
     return groups if groups and enabled(release.values) else ()
