@@ -118,7 +118,8 @@ def test_pod_security_follows_each_namespace_label_baseline_and_restricted_apart
 def test_every_pss_rule_of_the_pack_has_a_level():
     assert unclassified_pss_rules() == []
     names = {p.name for p in POLICIES}
-    assert set(BASELINE_RULES + RESTRICTED_RULES) <= names
+    assert {"pss-privileged", "pss-host-namespaces", "pss-host-path-volumes"} <= names & set(BASELINE_RULES)
+    assert {"pss-run-as-non-root", "pss-seccomp", "pss-capabilities"} <= names & set(RESTRICTED_RULES)
 
 
 LIMITS = {"apiVersion": "v1", "kind": "LimitRange", "metadata": {"name": "limits", "namespace": "team"}, "spec": {

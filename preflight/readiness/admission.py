@@ -26,11 +26,12 @@ from .solvers import Solver
 
 ENFORCE_LABEL = "pod-security.kubernetes.io/enforce"
 # The pack's rules, by the level of the Pod Security Standards their control belongs to.
+# A name the pack does not (yet) have is skipped; a pack rule no list names fails a test.
 BASELINE_RULES = ("pss-host-namespaces", "pss-privileged", "pss-host-path-volumes", "pss-host-ports",
                   "pss-probe-host", "pss-apparmor", "pss-selinux", "pss-proc-mount", "pss-sysctls",
-                  "pss-host-process")
+                  "pss-host-process", "pss-baseline-capabilities", "pss-baseline-seccomp")
 RESTRICTED_RULES = ("pss-allow-privilege-escalation", "pss-run-as-non-root", "pss-capabilities", "pss-seccomp",
-                    "pss-volume-types")
+                    "pss-volume-types", "pss-restricted-proc-mount")
 LEVEL_RULES = {"baseline": BASELINE_RULES, "restricted": BASELINE_RULES + RESTRICTED_RULES}
 # Baseline "Capabilities": what a container may add (the pack's rule is Restricted's stricter one).
 BASELINE_CAPABILITIES = frozenset({"AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD",
@@ -64,11 +65,12 @@ def pod_security(cluster: Cluster, workloads: Iterable[Workload]) -> list[Findin
             if rule is not None:
                 rule.validate(args, lambda message, urn=None, rule=rule: problems.append(
                     f"{message} [{rule.name}: {rule.remediation_steps}]"))
-        for container in workload.containers():
-            added = set(dig(container, "securityContext", "capabilities", "add") or []) - BASELINE_CAPABILITIES
-            if added:
-                problems.append(f"containers[{container.get('name')}] adds {sorted(added)} [baseline capabilities: "
-                                f"add only the default set]")
+        if "pss-baseline-capabilities" not in rules:  # until the pack has its own Baseline rule
+            for container in workload.containers():
+                added = set(dig(container, "securityContext", "capabilities", "add") or []) - BASELINE_CAPABILITIES
+                if added:
+                    problems.append(f"containers[{container.get('name')}] adds {sorted(added)} [baseline "
+                                    f"capabilities: add only the default set]")
         for problem in problems:
             findings.append(Finding("readiness-pod-security", workload.obj.resource,
                                     f"Namespace {workload.namespace} enforces Pod Security '{level}', which rejects "
