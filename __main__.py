@@ -14,7 +14,7 @@ from components.logging import Logging, LoggingArgs
 from components.monitoring import GrafanaIngress, GrafanaIngressArgs, Monitoring, MonitoringArgs
 from components.network import Network, NetworkArgs
 from components.node_groups import NodeGroups, NodeGroupsArgs
-from components.team import Team, TeamArgs
+from components.team import Team, TeamArgs, namespaces_admitting
 
 # 1. Stack config: validated before any resource exists; a bad key stops here with every
 #    problem listed (RunError: Pulumi prints the message without a traceback).
@@ -89,7 +89,8 @@ for team_config in config.teams:
         config=team_config, cluster_name=name, cluster=cluster.eks_cluster, kubernetes_version=k8s_version,
         high_availability=config.is_prod, retain_volumes=config.is_prod, default_issuer=cert_manager.default_issuer,
         provider=cluster.provider, monitoring_crds=[monitoring.release], oidc_provider_arn=cluster.oidc_provider_arn,
-        oidc_issuer=cluster.oidc_issuer, tags=tags,
+        oidc_issuer=cluster.oidc_issuer, tags=tags, vpc_cidr=config.network.cidr,
+        admitted_by=namespaces_admitting(team_config.name, config.teams),
     ), opts=pulumi.ResourceOptions(depends_on=[nodes, addons, ingress, cert_manager]))
 
 # Stack outputs (docs/runbook.md says what each is for).

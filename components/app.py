@@ -25,11 +25,17 @@ from components.app_workload import (
 from components.config.tenancy import AppConfig
 from components.dashboards import app_dashboard, dashboard_config_map
 from components.ingress_controller import NAMESPACE as INGRESS_NAMESPACE
+from components.ingress_controller import POD_LABELS as TRAEFIK_POD_LABELS
 from components.irsa import IrsaRole, IrsaRoleArgs
 from components.monitoring import NAMESPACE as MONITORING_NAMESPACE
 from components.tls_ingress import tls_ingress
 
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
+# Pods the prometheus-operator runs for a Prometheus (one of its fixed selector labels; only
+# Prometheus carries it in the monitoring namespace).
+PROMETHEUS_POD_LABELS = {"app.kubernetes.io/name": "prometheus"}
+HTTPS = [{"protocol": "TCP", "port": 443}]
+ANYWHERE = "0.0.0.0/0"
 
 
 class Peer(NamedTuple):
@@ -39,20 +45,46 @@ class Peer(NamedTuple):
     port: int
 
 
-def network_policy_spec(app: AppConfig, team: str, dependencies: list[Peer], callers: list[Peer]) -> dict[str, Any]:
+def pods_in(namespace: str, labels: dict[str, str]) -> dict[str, Any]:
+    """One peer: these pods in that namespace (both selectors in one peer are ANDed)."""
+    return {"namespaceSelector": {"matchLabels": {NAMESPACE_NAME_LABEL: namespace}},
+            "podSelector": {"matchLabels": labels}}
+
+
+def api_server_peers(vpc_cidr: str) -> list[dict[str, Any]]:
+    """The Kubernetes API, as EKS serves it to pods; its addresses are unknown until the cluster exists.
+
+    A pod dials the `kubernetes` Service's ClusterIP and kube-proxy rewrites it to an EKS-owned ENI
+    in the cluster's subnets. The VPC CNI enforces egress before that rewrite and resolves a peer's
+    namespace to the ClusterIPs of the Services there, so the `default` namespace (the Service's,
+    which runs no pods) names the ClusterIP; CNIs that enforce after the rewrite see an ENI address,
+    inside the VPC CIDR. Both only on 443, so the VPC CIDR opens no other port.
+    """
+    return [{"namespaceSelector": {"matchLabels": {NAMESPACE_NAME_LABEL: "default"}}},
+            {"ipBlock": {"cidr": vpc_cidr}}]
+
+
+def network_policy_spec(app: AppConfig, team: str, dependencies: list[Peer], callers: list[Peer],
+                        vpc_cidr: str) -> dict[str, Any]:
+    """Exactly the paths this app needs: who may call it on its port, and what it may call."""
     port = [{"protocol": "TCP", "port": app.port}]
     ingress: list[dict[str, Any]] = []
     if app.host:
-        ingress.append({"from": [{"namespaceSelector": {"matchLabels": {NAMESPACE_NAME_LABEL: INGRESS_NAMESPACE}}}],
-                        "ports": port})
+        ingress.append({"from": [pods_in(INGRESS_NAMESPACE, TRAEFIK_POD_LABELS)], "ports": port})
     if callers:
         ingress.append({"from": [{"podSelector": {"matchLabels": selector_labels(team, c.name)}} for c in callers],
                         "ports": port})
     if app.metrics:
-        ingress.append({"from": [{"namespaceSelector": {"matchLabels": {NAMESPACE_NAME_LABEL: MONITORING_NAMESPACE}}}],
-                        "ports": port})
+        # Metrics are served on the app port (the ServiceMonitor's endpoint).
+        ingress.append({"from": [pods_in(MONITORING_NAMESPACE, PROMETHEUS_POD_LABELS)], "ports": port})
     egress = [{"to": [{"podSelector": {"matchLabels": selector_labels(team, d.name)}}],
                "ports": [{"protocol": "TCP", "port": d.port}]} for d in dependencies]
+    if app.service_account_token:
+        egress.append({"to": api_server_peers(vpc_cidr), "ports": HTTPS})
+    if app.irsa_policy_arns:
+        # STS (to trade the token for credentials) and the AWS APIs the policies grant: public
+        # endpoints on 443 whose addresses change, or VPC endpoints inside the VPC.
+        egress.append({"to": [{"ipBlock": {"cidr": ANYWHERE}}], "ports": HTTPS})
     return {"podSelector": {"matchLabels": selector_labels(team, app.name)}, "policyTypes": ["Ingress", "Egress"],
             "ingress": ingress, "egress": egress}
 
@@ -67,6 +99,8 @@ class AppArgs:
     high_availability: bool
     retain_volumes: bool
     """Whether a stateful app's volumes outlive their claims when its config does not say (prod)."""
+    vpc_cidr: str
+    """Where the API server's ENIs are, for apps that call it."""
     default_issuer: str
     provider: k8s.Provider
     namespace: pulumi.Resource
@@ -155,9 +189,9 @@ class App(pulumi.ComponentResource):
             }, opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[workload])))
         k8s.policy.v1.PodDisruptionBudget(f"{name}-pdb", metadata=meta(app.name), spec=pdb_spec(app, team),
                                           opts=child)
-        k8s.networking.v1.NetworkPolicy(f"{name}-netpol", metadata=meta(f"app-{app.name}"),
-                                        spec=network_policy_spec(app, team, args.dependencies, args.callers),
-                                        opts=child)
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-netpol", metadata=meta(f"app-{app.name}"),
+            spec=network_policy_spec(app, team, args.dependencies, args.callers, args.vpc_cidr), opts=child)
         if app.host:
             tls_ingress(f"{name}-ingress", name=app.name, namespace=team, host=app.host, service_name=app.name,
                         service_port=app.port, issuer=args.default_issuer, labels=labels, opts=child)

@@ -11,6 +11,7 @@ import pulumi_kubernetes as k8s
 
 from components.charts import pinned_release
 from components.config.services import CertManagerConfig
+from components.config.tenancy import ACME_SOLVER_RESOURCES
 from components.hardening import RESTRICTED_CONTAINER_SECURITY_CONTEXT, RESTRICTED_POD_SECURITY_CONTEXT
 from components.irsa import IrsaRole, IrsaRoleArgs
 from components.namespaces import labelled_namespace
@@ -49,7 +50,18 @@ def acme_solver(config: CertManagerConfig, region: str) -> dict[str, Any]:
     if config.route53_hosted_zone_id:
         # DNS-01 needs no inbound HTTP and can issue wildcard certificates.
         return {"dns01": {"route53": {"region": region, "hostedZoneID": config.route53_hosted_zone_id}}}
-    return {"http01": {"ingress": {"ingressClassName": INGRESS_CLASS}}}
+    return {"http01": {"ingress": {
+        "ingressClassName": INGRESS_CLASS,
+        # The solver pod and Service live in the namespace of the Ingress being proved: a team
+        # namespace, whose quota forbids NodePorts (the default) and whose LimitRange refuses the
+        # default 10m/64Mi request. Traefik reaches the pod on 8089 (team NetworkPolicies).
+        "serviceType": "ClusterIP",
+        "podTemplate": {"spec": {
+            "resources": {"requests": dict(ACME_SOLVER_RESOURCES), "limits": dict(ACME_SOLVER_RESOURCES)},
+            # Replaces cert-manager's pod security context as a whole: restricted, numeric user.
+            "securityContext": RESTRICTED_POD_SECURITY_CONTEXT,
+        }},
+    }}}
 
 
 def cluster_issuer_spec(issuer: str, config: CertManagerConfig, region: str) -> dict[str, Any]:

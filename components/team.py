@@ -10,10 +10,10 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components.app import App, AppArgs, Peer
+from components.app import App, AppArgs, Peer, pods_in
 from components.config.tenancy import TeamConfig, secret_ref_order
 from components.ingress_controller import NAMESPACE as INGRESS_NAMESPACE
-from components.monitoring import NAMESPACE as MONITORING_NAMESPACE
+from components.ingress_controller import POD_LABELS as TRAEFIK_POD_LABELS
 from components.namespaces import labelled_namespace
 from components.naming import iam_key
 from components.team_rbac import group_name, role_rules
@@ -21,6 +21,9 @@ from components.team_rbac import group_name, role_rules
 TEAM_LABEL = "eks-platform/team"
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 ACCESS_LEVELS = ("admin", "developer", "viewer")
+# cert-manager's HTTP-01 solver pod: its fixed label and listen port (pkg/issuer/acme/http).
+ACME_SOLVER_POD_LABELS = {"acme.cert-manager.io/http01-solver": "true"}
+ACME_SOLVER_PORT = 8089
 
 
 def from_namespace(name: str) -> dict[str, Any]:
@@ -49,23 +52,37 @@ def limit_range_limits(team: TeamConfig) -> list[dict[str, Any]]:
     }]
 
 
-def namespace_policies(team: TeamConfig) -> dict[str, dict[str, Any]]:
-    """name -> NetworkPolicy spec: deny everything, then open what every team needs."""
+def namespace_policies(team: TeamConfig, admitted_by: list[str]) -> dict[str, dict[str, Any]]:
+    """name -> NetworkPolicy spec: deny everything, then open what every pod of the team needs.
+
+    What one app needs (Traefik for its host, Prometheus for its metrics, its callers, the API
+    server, AWS) is opened by that app's own policy (components/app.py), on its port only.
+    """
     dns_ports = [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]
     policies = {
         "default-deny": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]},
         "allow-dns": {"podSelector": {}, "policyTypes": ["Egress"], "egress": [{
             "to": [{**from_namespace("kube-system"), "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
             "ports": dns_ports}]},
-        "allow-monitoring": {"podSelector": {}, "policyTypes": ["Ingress"],
-                             "ingress": [{"from": [from_namespace(MONITORING_NAMESPACE)]}]},
-        "allow-ingress-controller": {"podSelector": {}, "policyTypes": ["Ingress"],
-                                     "ingress": [{"from": [from_namespace(INGRESS_NAMESPACE)]}]},
+        # cert-manager's HTTP-01 solver pods, which it starts here for this team's Ingresses.
+        "allow-acme-http01-solver": {
+            "podSelector": {"matchLabels": ACME_SOLVER_POD_LABELS}, "policyTypes": ["Ingress"],
+            "ingress": [{"from": [pods_in(INGRESS_NAMESPACE, TRAEFIK_POD_LABELS)],
+                         "ports": [{"protocol": "TCP", "port": ACME_SOLVER_PORT}]}]},
     }
     if team.allow_from_namespaces:
         policies["allow-from-namespaces"] = {"podSelector": {}, "policyTypes": ["Ingress"], "ingress": [
             {"from": [from_namespace(name) for name in team.allow_from_namespaces]}]}
+    if admitted_by:
+        # The other side of another team's allowFromNamespaces: this namespace denies egress too.
+        policies["allow-to-namespaces"] = {"podSelector": {}, "policyTypes": ["Egress"], "egress": [
+            {"to": [from_namespace(name) for name in admitted_by]}]}
     return policies
+
+
+def namespaces_admitting(team: str, teams: list[TeamConfig]) -> list[str]:
+    """The teams whose allowFromNamespaces lets this team in."""
+    return [other.name for other in teams if team in other.allow_from_namespaces]
 
 
 @dataclass
@@ -78,6 +95,10 @@ class TeamArgs:
     high_availability: bool
     retain_volumes: bool
     """Stateful apps keep their volumes when a claim is deleted, unless their config says otherwise."""
+    vpc_cidr: str
+    """Where the API server's ENIs are (apps with serviceAccountToken call it)."""
+    admitted_by: list[str]
+    """Team namespaces whose allowFromNamespaces names this team (see namespaces_admitting)."""
     default_issuer: str
     provider: k8s.Provider
     monitoring_crds: list[pulumi.Resource]
@@ -103,7 +124,7 @@ class Team(pulumi.ComponentResource):
                                   spec={"hard": quota_hard(team)}, opts=in_namespace)
         k8s.core.v1.LimitRange(f"{name}-limits", metadata=meta("team-limits"),
                                spec={"limits": limit_range_limits(team)}, opts=in_namespace)
-        for policy_name, spec in namespace_policies(team).items():
+        for policy_name, spec in namespace_policies(team, args.admitted_by).items():
             k8s.networking.v1.NetworkPolicy(f"{name}-{policy_name}", metadata=meta(policy_name), spec=spec,
                                             opts=in_namespace)
 
@@ -137,6 +158,7 @@ class Team(pulumi.ComponentResource):
             created[app_name] = App(f"{name}-{app.name}", AppArgs(
                 config=app, team=team.name, dependencies=[Peer(d, ports[d]) for d in app.depends_on],
                 callers=callers, high_availability=args.high_availability, retain_volumes=args.retain_volumes,
+                vpc_cidr=args.vpc_cidr,
                 default_issuer=args.default_issuer, provider=args.provider, namespace=namespace,
                 oidc_provider_arn=args.oidc_provider_arn, oidc_issuer=args.oidc_issuer, tags=args.tags,
                 monitoring_crds=args.monitoring_crds, shared_secrets=shared,

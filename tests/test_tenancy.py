@@ -10,6 +10,7 @@ import yaml
 
 from components.config import StackConfigError, parse_stack_config
 from conftest import ROOT, PlanView, plan_stack
+from network_policy_model import Endpoint, address, allowed, plan_policies, pod
 from preflight.stackfile import read_stack_file
 
 TEAMS = {"dev": {"shop": ["frontend", "backend", "database"], "analytics": ["reports"]},
@@ -61,12 +62,15 @@ def test_namespace_network_policies(plans):
     dns = policies["allow-dns"]["spec"]["egress"][0]
     assert dns["to"][0]["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": "kube-system"}
     assert {p["port"] for p in dns["ports"]} == {53}
-    for policy, namespace in (("allow-monitoring", "monitoring"), ("allow-ingress-controller", "ingress")):
-        source = policies[policy]["spec"]["ingress"][0]["from"][0]
-        assert source["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"] == namespace
-    allowed = policies["allow-from-namespaces"]["spec"]["ingress"][0]["from"]
-    assert [s["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"] for s in allowed] == ["shop"]
-    assert "allow-from-namespaces" not in k8s(plans["prod"], "kubernetes:networking.k8s.io/v1:NetworkPolicy", "shop")
+    # Nothing namespace-wide from monitoring or the ingress controller: each app opens its own port.
+    assert set(policies) == {"default-deny", "allow-dns", "allow-acme-http01-solver", "allow-from-namespaces",
+                             "app-reports"}
+    admitted = policies["allow-from-namespaces"]["spec"]["ingress"][0]["from"]
+    assert [s["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"] for s in admitted] == ["shop"]
+    shop = k8s(plans["prod"], "kubernetes:networking.k8s.io/v1:NetworkPolicy", "shop")
+    assert "allow-from-namespaces" not in shop
+    assert shop["allow-to-namespaces"]["spec"]["egress"] == [{"to": [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "analytics"}}}]}]
 
 
 def test_rbac_from_iam_through_access_entries_without_wildcards(stack):
@@ -361,3 +365,91 @@ def test_secret_refs_must_name_a_secret_another_app_owns():
 def test_writable_paths_are_absolute_and_new(paths, message):
     found = config_problems([{"name": "web", "image": "ghcr.io/example/web:1.0.0", "writablePaths": paths}])
     assert any(p.startswith("teams[0].apps[0].writablePaths") and message in p for p in found), found
+
+
+# --- Network paths (issue #13, findings 5 and 8): asked of the plan's NetworkPolicies -------------
+
+TRAEFIK = {"app.kubernetes.io/name": "traefik", "app.kubernetes.io/instance": "traefik-ingress"}
+PROMETHEUS = {"app.kubernetes.io/name": "prometheus", "app.kubernetes.io/managed-by": "prometheus-operator",
+              "app.kubernetes.io/instance": "monitoring-prometheus"}
+SOLVER = {"acme.cert-manager.io/http01-solver": "true", "acme.cert-manager.io/http-domain": "1234"}
+
+
+def app_pod(team: str, app: str) -> Endpoint:
+    return pod(team, {"app.kubernetes.io/name": app, "app.kubernetes.io/instance": f"{team}-{app}"})
+
+
+def test_the_policy_model_ands_selectors_in_one_peer_and_ors_peers():
+    target = ("shop", {"podSelector": {}, "policyTypes": ["Ingress"]})
+    one_peer = [target[0], {**target[1], "ingress": [{"from": [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress"}},
+         "podSelector": {"matchLabels": {"app.kubernetes.io/name": "traefik"}}}]}]}]
+    two_peers = [target[0], {**target[1], "ingress": [{"from": [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress"}}},
+        {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "traefik"}}}]}]}]
+    shop_pod, other_ingress_pod = app_pod("shop", "web"), pod("ingress", {"app": "other"})
+    assert allowed([tuple(one_peer)], pod("ingress", TRAEFIK), shop_pod, 80)
+    assert not allowed([tuple(one_peer)], other_ingress_pod, shop_pod, 80)
+    assert allowed([tuple(two_peers)], other_ingress_pod, shop_pod, 80)
+    assert allowed([tuple(two_peers)], pod("shop", {"app.kubernetes.io/name": "traefik"}), shop_pod, 80)
+
+
+def test_traefik_reaches_published_apps_and_the_acme_solver_only(stack):
+    _, plan = stack
+    policies = plan_policies(plan)
+    traefik, neighbour = pod("ingress", TRAEFIK), pod("ingress", {"app.kubernetes.io/name": "debug"})
+    assert allowed(policies, traefik, app_pod("shop", "frontend"), 8080)
+    assert not allowed(policies, traefik, app_pod("shop", "frontend"), 9090)
+    assert not allowed(policies, traefik, app_pod("shop", "backend"), 8080)
+    assert not allowed(policies, neighbour, app_pod("shop", "frontend"), 8080)
+    for team in ("shop", "analytics"):
+        assert allowed(policies, traefik, pod(team, SOLVER), 8089), team
+        assert not allowed(policies, traefik, pod(team, SOLVER), 8080), team
+        assert not allowed(policies, neighbour, pod(team, SOLVER), 8089), team
+
+
+def test_prometheus_scrapes_metrics_ports_and_nothing_else(stack):
+    _, plan = stack
+    policies = plan_policies(plan)
+    prometheus, grafana = pod("monitoring", PROMETHEUS), pod("monitoring", {"app.kubernetes.io/name": "grafana"})
+    assert allowed(policies, prometheus, app_pod("shop", "frontend"), 8080)
+    assert allowed(policies, prometheus, app_pod("shop", "backend"), 8080)
+    assert not allowed(policies, prometheus, app_pod("shop", "database"), 5432)
+    assert not allowed(policies, prometheus, app_pod("shop", "frontend"), 22)
+    assert not allowed(policies, grafana, app_pod("shop", "frontend"), 8080)
+
+
+def test_apps_reach_their_dependencies_only(stack):
+    _, plan = stack
+    policies = plan_policies(plan)
+    frontend, backend, database = (app_pod("shop", a) for a in ("frontend", "backend", "database"))
+    assert allowed(policies, frontend, backend, 8080)
+    assert allowed(policies, backend, database, 5432)
+    assert not allowed(policies, frontend, database, 5432)
+    assert not allowed(policies, database, backend, 8080)
+    assert not allowed(policies, frontend, address("52.94.0.10"), 443)
+
+
+def test_allow_from_namespaces_opens_the_callers_egress_too(plans):
+    policies = plan_policies(plans["prod"])
+    # analytics admits shop; shop's own default-deny egress must let it out.
+    assert allowed(policies, app_pod("shop", "backend"), app_pod("analytics", "reports"), 8000)
+    assert not allowed(policies, app_pod("analytics", "reports"), app_pod("shop", "backend"), 8080)
+    assert not allowed(policies, app_pod("shop", "backend"), pod("monitoring", PROMETHEUS), 9090)
+
+
+def test_api_server_and_aws_egress_only_for_apps_that_asked(variant):
+    """The variant's backend mounts its token and has IRSA policies; the frontend neither."""
+    policies = plan_policies(variant)
+    backend, frontend = app_pod("shop", "backend"), app_pod("shop", "frontend")
+    # The API server as the pod dials it (the `kubernetes` Service in `default`, which the VPC CNI's
+    # controller resolves to its ClusterIP) and after DNAT (an EKS-owned ENI in the VPC, dev 10.10/16).
+    kubernetes_service, api_eni = pod("default", {}), address("10.10.1.20")
+    for target in (kubernetes_service, api_eni):
+        assert allowed(policies, backend, target, 443)
+        assert not allowed(policies, backend, target, 10250)
+        assert not allowed(policies, frontend, target, 443)
+    # STS and the AWS APIs the policies grant: public endpoints on 443.
+    assert allowed(policies, backend, address("52.94.0.10"), 443)
+    assert not allowed(policies, backend, address("52.94.0.10"), 80)
+    assert not allowed(policies, frontend, address("52.94.0.10"), 443)

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from typing import Any, Iterator
 
+import pytest
 import yaml
 
+from components.config import StackConfigError, parse_stack_config
+from components.config.base import quantity_value
 from components.tls_ingress import ENTRYPOINTS_ANNOTATION, ISSUER_ANNOTATION
 from conftest import ROOT, PlanView, plan_stack
+from preflight.stackfile import read_stack_file
 
 EXTERNAL_TYPES = {"LoadBalancer", "NodePort"}
 
@@ -104,7 +109,62 @@ def test_both_lets_encrypt_issuers_solve_http01_through_traefik(plan: PlanView):
     assert issuers["letsencrypt-prod"]["server"] == "https://acme-v02.api.letsencrypt.org/directory"
     for acme in issuers.values():
         assert acme["email"] == "platform@example.com"
-        assert acme["solvers"] == [{"http01": {"ingress": {"ingressClassName": "traefik"}}}]
+        [solver] = acme["solvers"]
+        assert solver["http01"]["ingress"]["ingressClassName"] == "traefik"
+
+
+def test_http01_solver_pods_are_admitted_in_team_namespaces(plan: PlanView):
+    """Issue #13, finding 5: the solver runs in the team namespace of the Ingress it proves, under
+    that namespace's quota (no NodePorts), LimitRange and restricted Pod Security."""
+    limit_ranges = [r["inputs"]["spec"]["limits"][0] for r in plan.of_type("kubernetes:core/v1:LimitRange")]
+    quotas = [r["inputs"]["spec"]["hard"] for r in plan.of_type("kubernetes:core/v1:ResourceQuota")]
+    assert limit_ranges and all(q["services.nodeports"] == "0" for q in quotas)
+    for issuer in plan.of_type("kubernetes:cert-manager.io/v1:ClusterIssuer"):
+        [solver] = issuer["inputs"]["spec"]["acme"]["solvers"]
+        ingress = solver["http01"]["ingress"]
+        assert ingress["serviceType"] == "ClusterIP"
+        spec = ingress["podTemplate"]["spec"]
+        resources = spec["resources"]
+        for limits in limit_ranges:
+            for kind in ("cpu", "memory"):
+                for bound in ("requests", "limits"):
+                    value = quantity_value(resources[bound][kind])
+                    assert quantity_value(limits["min"][kind]) <= value <= quantity_value(limits["max"][kind]), (
+                        bound, kind)
+        security = spec["securityContext"]
+        assert security["runAsNonRoot"] is True and security["seccompProfile"] == {"type": "RuntimeDefault"}
+        assert isinstance(security["runAsUser"], int) and security["runAsUser"] > 0
+
+
+def test_http01_solver_fields_exist_in_the_pinned_crd(plan: PlanView, reference):
+    crd = yaml.safe_load((reference / "crds" / "cert-manager.io_clusterissuers.yaml").read_text())
+    [version] = [v for v in crd["spec"]["versions"] if v["name"] == "v1"]
+    solver = version["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]["acme"]["properties"][
+        "solvers"]["items"]["properties"]["http01"]["properties"]["ingress"]
+
+    def check(value, schema, where):
+        if isinstance(value, dict) and "properties" in schema:
+            for key, item in value.items():
+                assert key in schema["properties"], f"{where}.{key} is not in the ClusterIssuer CRD"
+                check(item, schema["properties"][key], f"{where}.{key}")
+
+    for issuer in plan.of_type("kubernetes:cert-manager.io/v1:ClusterIssuer"):
+        check(issuer["inputs"]["spec"]["acme"]["solvers"][0]["http01"]["ingress"], solver, "http01.ingress")
+    assert "ClusterIP" in solver["properties"]["serviceType"]["description"]
+
+
+def test_a_team_limit_range_that_refuses_the_solver_is_a_config_error():
+    raw = copy.deepcopy(read_stack_file(ROOT / "Pulumi.dev.yaml").project_values)
+    # The analytics app still fits (250m/256Mi requests); cert-manager's solver would not.
+    raw["teams"][1]["limits"] = {"minCpu": "200m", "minMemory": "200Mi"}
+    with pytest.raises(StackConfigError) as caught:
+        parse_stack_config(raw)
+    found = [str(issue) for issue in caught.value.issues]
+    assert any(p.startswith("teams[1].limits.minCpu") and "HTTP-01" in p for p in found), found
+    assert any(p.startswith("teams[1].limits.minMemory") and "HTTP-01" in p for p in found), found
+    # With DNS-01 no solver pod runs in team namespaces.
+    raw["certManager"]["route53HostedZoneId"] = "Z0123456789ABCDEF"
+    parse_stack_config(raw)
 
 
 def test_dev_certificates_come_from_staging_and_prod_from_prod(plans):

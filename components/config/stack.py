@@ -28,7 +28,7 @@ from .issues import ConfigIssue, key_path
 from .names import name_issues
 from .regions import AVAILABILITY_ZONES
 from .services import NULL_RECEIVER, CertManagerConfig, IngressConfig, LoggingConfig, MonitoringConfig
-from .tenancy import TeamConfig, secret_ref_order
+from .tenancy import ACME_SOLVER_RESOURCES, TeamConfig, secret_ref_order
 
 # Namespaces the platform itself owns; a team may not take one.
 PLATFORM_NAMESPACES = frozenset({
@@ -163,6 +163,8 @@ def cross_key_issues(config: StackConfig) -> list[ConfigIssue]:
             app_path = f"{team_path}.apps[{a}]"
             issues.extend(_app_issues(app, app_path, app_names, team, hosts))
         issues += quota_issues(team, team_path)
+        if not config.cert_manager.route53_hosted_zone_id:
+            issues.extend(_solver_limit_issues(team, team_path))
         try:
             secret_ref_order(team.apps)
         except CycleError as err:
@@ -201,6 +203,24 @@ def _prod_endpoint_issues(cidrs: list[str]) -> list[ConfigIssue]:
 
 
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _solver_limit_issues(team: TeamConfig, team_path: str) -> list[ConfigIssue]:
+    """HTTP-01 solver pods run in team namespaces: a LimitRange that refuses them stalls every certificate."""
+    issues = []
+    for kind, amount in ACME_SOLVER_RESOURCES.items():
+        low, high = getattr(team.limits, f"min_{kind}"), getattr(team.limits, f"max_{kind}")
+        if quantity_value(low) > quantity_value(amount):
+            issues.append(ConfigIssue(
+                f"{team_path}.limits.min{kind.capitalize()}",
+                f"{low} is above the {amount} cert-manager's HTTP-01 solver pod uses in this namespace; "
+                f"use at most {amount} (or issue certificates with DNS-01: certManager.route53HostedZoneId)"))
+        if quantity_value(high) < quantity_value(amount):
+            issues.append(ConfigIssue(
+                f"{team_path}.limits.max{kind.capitalize()}",
+                f"{high} is below the {amount} cert-manager's HTTP-01 solver pod uses in this namespace; "
+                f"use at least {amount} (or DNS-01: certManager.route53HostedZoneId)"))
+    return issues
 
 
 def _app_issues(app, app_path: str, app_names: list[str], team: TeamConfig,

@@ -38,6 +38,12 @@ class QuotaConfig(StrictModel):
     """Number of PersistentVolumeClaims."""
 
 
+# What cert-manager's HTTP-01 solver pod asks for (requests = limits). It runs in the team
+# namespace of the Ingress it proves, so every team's LimitRange must admit it
+# (components/cert_manager.py sets it; config/stack.py checks the teams).
+ACME_SOLVER_RESOURCES = {"cpu": "100m", "memory": "128Mi"}
+
+
 class LimitRangeConfig(StrictModel):
     """Container LimitRange of a team namespace (defaults from the seeds)."""
 
