@@ -18,11 +18,11 @@ import yaml
 
 from components.config import PROJECT
 from components.config.loader import REGION_KEY
+from components.config.plaintext import SECRET_PLACEHOLDER
 
 # Namespaces a stack file of this project may use; anything else is most likely a typo
 # (the engine would silently ignore `eks-platfrom:cluster`).
 KNOWN_NAMESPACES = (PROJECT, "aws", "kubernetes", "eks", "pulumi")
-SECRET_PLACEHOLDER = "preflight-secret-placeholder"
 
 
 class StackFileError(Exception):
@@ -85,6 +85,10 @@ def read_stack_file(path: Path) -> StackFile:
             hint = f"; did you mean '{guess[0]}:{name}'?" if guess else ""
             problems.append(f"{key}: unknown config namespace '{namespace}'{hint}")
             continue
+        not_json = _first_non_json(value, key)
+        if not_json:
+            problems.append(not_json)
+            continue
         plain, secure_paths = _replace_secure(value, (name,))
         if secure_paths:
             result.secret_keys.append(key)
@@ -121,10 +125,28 @@ def _replace_secure(value: Any, path: tuple) -> tuple[Any, list[tuple]]:
     return value, []
 
 
+def _first_non_json(value: Any, where: str) -> str | None:
+    """A problem for the first value the engine could not pass on (it speaks JSON), or None."""
+    if isinstance(value, dict):
+        return next((p for k, v in value.items() if (p := _first_non_json(v, f"{where}.{k}"))), None)
+    if isinstance(value, list):
+        return next((p for i, v in enumerate(value) if (p := _first_non_json(v, f"{where}[{i}]"))), None)
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return None
+    return (f"{where}: YAML read this as {type(value).__name__}; a stack file holds text, numbers, booleans, "
+            "lists and mappings: quote the value")
+
+
 class _StackFileLoader(yaml.SafeLoader):
     """SafeLoader that notes what PyYAML accepts silently: a key given twice in one mapping
     (the last one wins, so the first value is dropped) and `key: #value`, where an unquoted
     '#' turned the value into a comment."""
+
+    # Dates stay text, as the YAML 1.2 schema reads them: `name: 2024-01-01` is not a datetime.
+    yaml_implicit_resolvers = {
+        first: [(tag, regex) for tag, regex in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
 
     def __init__(self, stream: str):
         super().__init__(stream)

@@ -72,7 +72,7 @@ def test_a_boolean_is_not_a_fraction_either(dev):
 
 def test_a_boolean_where_text_goes_says_to_quote_it(dev):
     dev["teams"][0]["apps"][0]["env"]["DEBUG"] = True
-    assert any(p.startswith("teams[0].apps[0].env.DEBUG: must be a valid string") and "quote it ('true')" in p
+    assert any(p.startswith("teams[0].apps[0].env.DEBUG: must be text") and "quote it ('true')" in p
                for p in problems(dev))
 
 
@@ -148,7 +148,7 @@ def test_a_plain_receiver_credential_is_refused(dev):
 def test_a_wrong_type_under_a_secret_is_reported_without_its_value(dev):
     dev["teams"][0]["apps"][0]["secrets"] = {"TOKEN": 123456789}
     found = problems(dev, is_secret=lambda path: True)
-    assert any(p.startswith("teams[0].apps[0].secrets.TOKEN: must be a valid string") for p in found)
+    assert any(p.startswith("teams[0].apps[0].secrets.TOKEN: must be text") for p in found)
     assert not any("123456789" in p for p in found)
 
 

@@ -8,13 +8,12 @@ bad stack file gets the same message from `pulumi up` and from `make plan`.
 from __future__ import annotations
 
 import difflib
-import json
 import typing
 from typing import Any, Optional
 
 from pydantic import BaseModel, ValidationError
 
-from .plaintext import SecretCheck, holds_secret, plaintext_secret_issues, strip_type
+from .plaintext import SecretCheck, holds_secret, plaintext_secret_issues, strip_type, unpack_secure_objects
 from .issues import ConfigIssue, key_path
 from .access import caller_access_issues, placeholder_issues
 from .stack import StackConfig, cross_key_issues, stack_name_issues
@@ -45,12 +44,15 @@ def parse_stack_config(raw: dict[str, Any], source: str = "stack config", *, sta
     Both callers pass both; without `is_secret` plain-text secrets cannot be detected.
     """
     issues: list[ConfigIssue] = []
+    raw = unpack_secure_objects(raw, issues)
     if is_secret is not None:
         issues += plaintext_secret_issues(raw, is_secret)
     try:
         config = StackConfig.model_validate(raw)
     except ValidationError as err:
-        raise StackConfigError(issues + [_issue_from_pydantic(e) for e in err.errors()], source) from None
+        reported = {issue.path for issue in issues}
+        issues += [issue for issue in map(_issue_from_pydantic, err.errors()) if issue.path not in reported]
+        raise StackConfigError(issues, source) from None
     issues += stack_name_issues(config, stack) + cross_key_issues(config)
     if issues:
         raise StackConfigError(issues, source)
@@ -75,7 +77,7 @@ def load_from_pulumi() -> StackConfig:
     for key, value in values.items():
         if key.startswith(prefix):
             name = key[len(prefix):]
-            raw[name] = _decode(name, value)
+            raw[name] = _decode(value)
     region = values.get(REGION_KEY)
     if region is not None:
         raw["region"] = region
@@ -128,31 +130,22 @@ def check_placeholders(config: StackConfig, source: str, creating: bool) -> Opti
     return "\n".join([banner, *lines, banner])
 
 
-def _decode(name: str, value: Any) -> Any:
-    # Objects and lists reach the program as JSON text; scalars stay text and pydantic
-    # converts them, so "1.33" is never turned into the float 1.33 here.
-    field = StackConfig.model_fields.get(_field_name(name))
+def _decode(value: Any) -> Any:
+    # Objects and lists reach the program as JSON text (parse_stack_config decodes them where the
+    # model wants one); scalars stay text, so "1.33" is never turned into the float 1.33 here.
     if value == "":
         return None  # `key:` with nothing after it (or only a `# comment`) in the stack file
-    if isinstance(value, str) and field is not None and _is_structured(field.annotation):
-        try:
-            return json.loads(value)
-        except json.JSONDecodeError:
-            return value
     return value
 
 
-def _field_name(alias: str) -> str:
-    for name, field in StackConfig.model_fields.items():
-        if field.alias == alias:
-            return name
-    return alias
-
-
-def _is_structured(annotation: Any) -> bool:
-    annotation = strip_type(annotation)
-    origin = typing.get_origin(annotation)
-    return origin in (list, dict) or (isinstance(annotation, type) and issubclass(annotation, BaseModel))
+# pydantic's words for a wrong shape, in the stack file's terms.
+_SHAPES = {
+    "model_type": "must be a mapping of keys (key: value lines)",
+    "model_attributes_type": "must be a mapping of keys (key: value lines)",
+    "dict_type": "must be a mapping (key: value lines)",
+    "list_type": "must be a list (one '- item' per line, or [a, b])",
+    "string_type": "must be text",
+}
 
 
 def _is_showable(value: Any) -> bool:
@@ -173,11 +166,13 @@ def _issue_from_pydantic(error: dict) -> ConfigIssue:
         fix = "give it a value" if required else "give it a value or remove the key to use the default"
         return ConfigIssue(key_path(loc), f"is empty; {fix}. If the value has a '#', quote it "
                                           "(YAML starts a comment at ' #')")
-    message = error["msg"]
+    message = _SHAPES.get(kind) or error["msg"]
     if message.startswith("Value error, "):
         message = message[len("Value error, "):]
     if message.startswith("Input should be"):
         message = "must be" + message[len("Input should be"):]
+    if kind in _SHAPES and isinstance(value, (list, dict)):
+        message += f" (given a {'list' if isinstance(value, list) else 'mapping'})"
     if isinstance(value, bool) and kind == "string_type":
         message += (f"; YAML reads unquoted yes/no/on/off/true/false as booleans: quote it "
                     f"('{str(value).lower()}')")
