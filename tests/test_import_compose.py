@@ -600,3 +600,16 @@ def test_an_internal_error_exits_3_without_traceback_and_writes_nothing(tmp_path
     code, _, err = cli(capsys, str(THREE_TIER), "--team", "shop", "--config", str(config), "--write")
     assert code == 3 and "internal error in import-compose" in err and "nothing was written" in err
     assert "Traceback" not in err and config.read_text() == before
+
+
+def test_an_existing_team_whose_quota_only_fits_the_minimum_is_told_what_to_raise(tmp_path, capsys):
+    compose = tmp_path / "compose.yaml"
+    compose.write_text(textwrap.dedent("""
+        services:
+          one: {image: "ghcr.io/example/one:1.0.0", expose: ["8080"], deploy: {resources: {reservations: {cpus: "2"}}}}
+          two: {image: "ghcr.io/example/two:1.0.0", expose: ["8080"], deploy: {resources: {reservations: {cpus: "2"}}}}
+    """))
+    config = stack_copy(tmp_path)
+    code, out, _ = cli(capsys, str(compose), "--team", "analytics", "--config", str(config), "--write")
+    assert code == 0  # 2 x 2 CPU each at the HPA minimum fits the default 20 CPU; 10 x 2 each does not
+    assert "raise requestsCpu to 41; limitsCpu to 41 (teams[1].quota)" in out  # with reports: 40.25

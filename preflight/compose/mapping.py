@@ -212,7 +212,7 @@ def _tmpfs(target: Optional[str], out: ImportedService) -> None:
                  "are writable")
 
 
-def _port_entries(service: dict[str, Any], out: ImportedService) -> list[tuple[str, Optional[str], str]]:
+def _port_entries(service: dict[str, Any]) -> list[tuple[str, Optional[str], str]]:
     """(container port, published port or None, protocol) of ports and expose."""
     entries = []
     for entry in service.get("ports") or []:
@@ -233,7 +233,7 @@ def _port_entries(service: dict[str, Any], out: ImportedService) -> list[tuple[s
 
 def _ports(service: dict[str, Any], options: ImportOptions, out: ImportedService) -> Optional[int]:
     ports: list[tuple[int, Optional[str]]] = []
-    for target, published, protocol in _port_entries(service, out):
+    for target, published, protocol in _port_entries(service):
         if protocol.lower() != "tcp":
             out.note(NOT_MAPPED, "ports", f"{target}/{protocol}: apps serve TCP only")
         elif not target.isdigit() or not 1 <= int(target) <= 65535:
