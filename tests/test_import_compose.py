@@ -449,6 +449,7 @@ def test_interpolation_reports_what_it_cannot_resolve(tmp_path):
     ("services:\n  web:\n    image: a/b:1\n    ports: '80:80'\n    deploy: {resources: {limits: 1}}\n",
      "services.web.ports must be a list, not str\n  - services.web.deploy.resources.limits must be a mapping"),
     ("services:\n  web: {image: a/b:1}\n  web: {image: a/b:2}\n", "broken YAML"),  # Compose refuses it too
+    ("include: [other.yaml]\nservices:\n  web: {image: a/b:1}\n", "docker compose config > resolved.yaml"),
 ])
 def test_bad_compose_input_exits_2_without_traceback(tmp_path, capsys, content, message):
     path = tmp_path / "compose.yaml"

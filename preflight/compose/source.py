@@ -47,6 +47,9 @@ def read_compose_file(path: Path, environ: Optional[Mapping[str, str]] = None) -
     if not isinstance(document, dict) or not isinstance(document.get("services"), dict) or not document["services"]:
         raise ComposeInputError(f"{path}: not a Compose or Swarm stack file: it needs a top-level 'services:' "
                                 "mapping of service names to their settings")
+    if document.get("include"):
+        raise ComposeInputError(f"{path}: 'include:' pulls in other Compose files, which this importer does not "
+                                "follow; import the resolved file instead: docker compose config > resolved.yaml")
     problems = [problem for name, service in document["services"].items() for problem in shape_problems(name, service)]
     if problems:
         raise ComposeInputError(f"{path} is not a valid Compose file ({len(problems)} problem"
