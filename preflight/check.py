@@ -4,12 +4,11 @@ of manifests, with the enforcement levels and exemptions of a pack config file."
 from __future__ import annotations
 
 import json
-import sys
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Optional
 
-import yaml
 from pulumi_policy import EnforcementLevel, ResourceValidationPolicy, StackValidationPolicy
 from pulumi_policy.policy import (
     PolicyCustomTimeouts,
@@ -22,10 +21,11 @@ from pulumi_policy.proxy import unknown_checking_proxy
 
 from policies.rules import POLICIES
 from preflight import readiness
+from preflight.files import PathError, read_text
+from preflight.manifests import read_documents
 
 LEVELS = {level.value: level for level in EnforcementLevel}
-# libyaml's parser (in PyYAML's wheels) reads manifests about ten times faster than pure Python.
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+JSON_TYPES = {"string": str, "array": list, "object": dict, "boolean": bool, "integer": int, "number": (int, float)}
 
 
 class CheckInputError(Exception):
@@ -56,17 +56,106 @@ class Subject:
 
 
 def load_policy_config(path: Path) -> dict[str, Any]:
+    """The pack config, validated as the Pulumi CLI would (each rule's config schema) and more
+    strictly: an unknown rule, level or setting is an error, never silently ignored."""
     try:
-        config = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise CheckInputError(f"{path}: no such policy config") from None
+        config = json.loads(read_text(path, "policy config"))
+    except PathError as err:
+        raise CheckInputError(str(err).replace("no such file or folder", "no such policy config")) from None
     except json.JSONDecodeError as err:
         raise CheckInputError(f"{path}: invalid JSON at line {err.lineno}: {err.msg}") from None
-    known = {policy.name for policy in POLICIES} | set(readiness.CHECKS) | {"all"}
-    unknown = sorted(set(config) - known)
-    if unknown:
-        raise CheckInputError(f"{path}: unknown policies {unknown}; known: {sorted(known - {'all'})}")
+    problems = policy_config_problems(config)
+    if problems:
+        raise CheckInputError(f"{path} is not a valid policy config ({len(problems)} problem"
+                              f"{'s' if len(problems) > 1 else ''}):\n" + "\n".join(f"  - {p}" for p in problems))
     return config
+
+
+def policy_config_problems(config: Any) -> list[str]:
+    if not isinstance(config, dict):
+        return [f"the config is a JSON object of rule names, not a {type(config).__name__}"]
+    # A readiness check (preflight/readiness) takes a level like a rule, and no settings.
+    schemas = {**{name: None for name in readiness.CHECKS},
+               **{policy.name: getattr(policy, "config_schema", None) for policy in POLICIES}}
+    levels = sorted(LEVELS)
+    problems = []
+    for name, value in config.items():
+        if name == "all":
+            if value not in LEVELS:
+                problems.append(f"all: {value!r} is not an enforcement level; use one of {levels}")
+            continue
+        if name not in schemas:
+            problems.append(f"{name}: unknown policy; known: {sorted(schemas)}")
+        elif isinstance(value, str):
+            if value not in LEVELS:
+                problems.append(f"{name}: {value!r} is not an enforcement level; use one of {levels}")
+        elif isinstance(value, dict):
+            problems += _settings_problems(name, schemas[name], value, levels)
+        else:
+            problems.append(f"{name}: give an enforcement level ({levels}) or an object of settings, "
+                            f"not {json.dumps(value)}")
+    return problems
+
+
+def _settings_problems(name: str, schema, settings: dict[str, Any], levels: list[str]) -> list[str]:
+    properties = dict(schema.properties) if schema is not None else {}
+    problems = []
+    for key, value in settings.items():
+        where = f"{name}.{key}"
+        if key == "enforcementLevel":
+            if value not in LEVELS:
+                problems.append(f"{where}: {value!r} is not an enforcement level; use one of {levels}")
+        elif key not in properties:
+            allowed = ["enforcementLevel", *sorted(properties)]
+            problems.append(f"{where}: unknown setting for this rule; allowed: {allowed}")
+        else:
+            problems += _schema_problems(value, properties[key], where)
+    return problems
+
+
+def _schema_problems(value: Any, schema: dict[str, Any], where: str) -> list[str]:
+    """The subset of JSON Schema the rules' config schemas use: type, items, properties,
+    required, additionalProperties, minLength, pattern, enum."""
+    expected = schema.get("type")
+    if expected and (not isinstance(value, JSON_TYPES[expected]) or (expected != "boolean" and isinstance(value, bool))):
+        return [f"{where}: must be {'an' if expected[0] in 'aeiou' else 'a'} {expected}, not {json.dumps(value)}"]
+    if "enum" in schema and value not in schema["enum"]:
+        return [f"{where}: {value!r} is not one of {schema['enum']}"]
+    problems = []
+    if isinstance(value, str):
+        if len(value.strip()) < schema.get("minLength", 0):
+            problems.append(f"{where}: must not be empty")
+        if "pattern" in schema and not re.search(schema["pattern"], value):
+            problems.append(f"{where}: {value!r} is not of the form {schema.get('description', schema['pattern'])}")
+    if isinstance(value, list) and "items" in schema:
+        for index, item in enumerate(value):
+            problems += _schema_problems(item, schema["items"], f"{where}[{index}]")
+    if isinstance(value, dict):
+        properties = schema.get("properties", {})
+        problems += [f"{where}: missing {key!r}" for key in schema.get("required", []) if key not in value]
+        if schema.get("additionalProperties") is False:
+            problems += [f"{where}.{key}: unknown key; allowed: {sorted(properties)}"
+                         for key in value if key not in properties]
+        for key, item in value.items():
+            if key in properties:
+                problems += _schema_problems(item, properties[key], f"{where}.{key}")
+    return problems
+
+
+def with_kubernetes_version(config: dict[str, Any], version: str) -> dict[str, Any]:
+    """The config with `kubernetesVersion` set to the stack's version for every rule that takes
+    one and is not given one: the cluster being planned is the target the rules judge for."""
+    result = dict(config)
+    for policy in POLICIES:
+        schema = getattr(policy, "config_schema", None)
+        if schema is None or "kubernetesVersion" not in schema.properties:
+            continue
+        own = result.get(policy.name)
+        if isinstance(own, dict) and "kubernetesVersion" in own:
+            continue
+        settings = dict(own) if isinstance(own, dict) else ({"enforcementLevel": own} if isinstance(own, str) else {})
+        result[policy.name] = {**settings, "kubernetesVersion": version}
+    return result
 
 
 def _level(policy, config: dict[str, Any]) -> EnforcementLevel:
@@ -145,25 +234,17 @@ def plan_subjects(plan) -> list[Subject]:
             for r in plan.resources]
 
 
-def manifest_subjects(folder: Path) -> list[Subject]:
-    if not folder.is_dir():
-        raise CheckInputError(f"{folder}: not a folder of manifests")
+def manifest_subjects(root: Path, notices: Optional[list[str]] = None) -> list[Subject]:
+    """A Subject per object under `root` (a folder or one file); skipped documents are
+    described in `notices`."""
     subjects = []
-    for path in sorted(p for p in folder.rglob("*") if p.suffix in (".yaml", ".yml")):
-        try:
-            documents = list(yaml.load_all(path.read_text(), Loader=_YAML_LOADER))
-        except yaml.YAMLError as err:
-            mark = getattr(err, "problem_mark", None)
-            where = f" at line {mark.line + 1}" if mark else ""
-            raise CheckInputError(f"{path}: broken YAML{where}") from None
-        for index, document in enumerate(d for d in documents if d):
-            if not isinstance(document, dict) or "apiVersion" not in document or "kind" not in document:
-                raise CheckInputError(f"{path} (document {index + 1}): not a Kubernetes object "
-                                      f"(needs apiVersion and kind)")
-            api_version = document["apiVersion"] if "/" in document["apiVersion"] else f"core/{document['apiVersion']}"
-            name = (document.get("metadata") or {}).get("name", f"{path.stem}-{index}")
-            subjects.append(Subject(f"kubernetes:{api_version}:{document['kind']}", name,
-                                    f"manifest:{path}#{index}", document, str(path)))
+    for document in read_documents(root, notices if notices is not None else []):
+        body = document.body
+        api_version = body["apiVersion"] if "/" in body["apiVersion"] else f"core/{body['apiVersion']}"
+        metadata = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
+        name = metadata.get("name") or metadata.get("generateName") or f"{document.path.stem}{document.where}"
+        subjects.append(Subject(f"kubernetes:{api_version}:{body['kind']}", str(name),
+                                f"manifest:{document.path}{document.where}", body, str(document.path)))
     return subjects
 
 
@@ -199,6 +280,7 @@ def format_report(violations: list[Violation], checked: int, config: dict[str, A
     return "\n".join(lines)
 
 
-def report_json(violations: list[Violation], checked: int, config: dict[str, Any]) -> dict[str, Any]:
+def report_json(violations: list[Violation], checked: int, config: dict[str, Any],
+                skipped: Iterable[str] = ()) -> dict[str, Any]:
     return {"violations": [asdict(v) for v in violations], "resources_checked": checked,
-            "exemptions": exemptions(config)}
+            "exemptions": exemptions(config), "skipped": list(skipped)}

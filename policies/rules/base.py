@@ -21,19 +21,22 @@ from pulumi_policy import (
 
 POLICIES: list = []
 
-EXEMPTIONS_SCHEMA = PolicyConfigSchema(properties={
-    "exemptions": {
-        "type": "array",
-        "default": [],
-        "items": {"type": "object", "properties": {
-            "namespace": {"type": "string"}, "reason": {"type": "string"}},
-            "required": ["namespace", "reason"]},
-    },
-})
+EXEMPTIONS_PROPERTY = {
+    "type": "array",
+    "default": [],
+    "items": {"type": "object", "properties": {
+        "namespace": {"type": "string", "minLength": 1}, "reason": {"type": "string", "minLength": 1}},
+        "required": ["namespace", "reason"], "additionalProperties": False},
+}
+EXEMPTIONS_SCHEMA = PolicyConfigSchema(properties={"exemptions": EXEMPTIONS_PROPERTY})
 
 
 def resource_rule(name: str, description: str, severity: Severity, remediation: str,
-                  exemptible: bool = False) -> Callable:
+                  exemptible: bool = False, settings: Optional[dict[str, dict]] = None) -> Callable:
+    """`exemptible`: the pack config may exempt namespaces by name (each with a reason).
+    `settings`: further config properties (JSON Schema, each with a default)."""
+    properties = {**({"exemptions": EXEMPTIONS_PROPERTY} if exemptible else {}), **(settings or {})}
+
     def register(validate: Callable) -> Callable:
         def checked(args: ResourceValidationArgs, report_violation) -> None:
             if exemptible and exemption_scope(args) in exempt_namespaces(args):
@@ -42,7 +45,7 @@ def resource_rule(name: str, description: str, severity: Severity, remediation: 
 
         POLICIES.append(ResourceValidationPolicy(
             name=name, description=description, validate=checked, severity=severity,
-            remediation_steps=remediation, config_schema=EXEMPTIONS_SCHEMA if exemptible else None,
+            remediation_steps=remediation, config_schema=PolicyConfigSchema(properties=properties) if properties else None,
         ))
         return validate
     return register
@@ -65,8 +68,26 @@ def exempt_namespaces(args: ResourceValidationArgs) -> set[str]:
 
 # -- Kubernetes shapes ---------------------------------------------------------------------
 
-WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job")
+# Kinds whose spec.template is a pod template (PodTemplate's is at the top: `template`).
+WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController", "Job")
 CONTAINER_LISTS = ("containers", "initContainers", "ephemeralContainers")
+# Kinds with no namespace: the built-in APIs' cluster-scoped kinds, and the custom resources of
+# the charts this platform installs (by API group). Nothing of these is "in the default namespace".
+CLUSTER_SCOPED_KINDS = frozenset({
+    "APIService", "CertificateSigningRequest", "ClusterRole", "ClusterRoleBinding", "ClusterTrustBundle",
+    "ComponentStatus", "CSIDriver", "CSINode", "CustomResourceDefinition", "DeviceClass", "FlowSchema",
+    "IngressClass", "IPAddress", "MutatingAdmissionPolicy", "MutatingAdmissionPolicyBinding",
+    "MutatingWebhookConfiguration", "Namespace", "Node", "PersistentVolume", "PodSecurityPolicy",
+    "PriorityClass", "PriorityLevelConfiguration", "ResourceSlice", "RuntimeClass", "SelfSubjectAccessReview",
+    "SelfSubjectReview", "SelfSubjectRulesReview", "ServiceCIDR", "StorageClass", "StorageVersion",
+    "StorageVersionMigration", "SubjectAccessReview", "TokenReview", "ValidatingAdmissionPolicy",
+    "ValidatingAdmissionPolicyBinding", "ValidatingWebhookConfiguration", "VolumeAttachment",
+    "VolumeAttributesClass",
+})
+CLUSTER_SCOPED_CUSTOM_KINDS = frozenset({
+    ("cert-manager.io", "ClusterIssuer"), ("gateway.networking.k8s.io", "GatewayClass"),
+    ("snapshot.storage.k8s.io", "VolumeSnapshotClass"), ("snapshot.storage.k8s.io", "VolumeSnapshotContent"),
+})
 
 
 def kind_of(resource_type: str) -> Optional[str]:
@@ -84,15 +105,36 @@ def get(value: Any, *path: str) -> Any:
     return value
 
 
+def api_group(resource_type: str) -> str:
+    """'kubernetes:apps/v1:Deployment' -> 'apps'; the core group is ''."""
+    api_version = resource_type.split(":")[1] if resource_type.count(":") >= 2 else ""
+    group = api_version.rsplit("/", 1)[0] if "/" in api_version else ""
+    return "" if group == "core" else group
+
+
+def is_cluster_scoped(resource_type: str) -> bool:
+    kind = kind_of(resource_type)
+    group = api_group(resource_type)
+    builtin = "." not in group or group.endswith(".k8s.io")
+    return (builtin and kind in CLUSTER_SCOPED_KINDS) or (group, kind) in CLUSTER_SCOPED_CUSTOM_KINDS
+
+
 def namespace_of(props: Mapping) -> str:
+    """The namespace of a namespaced object (an object without one lands in `default`)."""
     return get(props, "metadata", "namespace") or "default"
 
 
-def exemption_scope(args: ResourceValidationArgs) -> str:
-    """The namespace an exemption names: a Namespace object's own name, else its namespace."""
+def object_namespace(resource_type: str, props: Mapping) -> Optional[str]:
+    """The object's namespace; None for a cluster-scoped kind."""
+    return None if is_cluster_scoped(resource_type) else namespace_of(props)
+
+
+def exemption_scope(args: ResourceValidationArgs) -> Optional[str]:
+    """The namespace an exemption names: a Namespace object's own name, else its namespace
+    (None for other cluster-scoped objects: no namespace exemption covers them)."""
     if kind_of(args.resource_type) == "Namespace":
         return get(args.props, "metadata", "name") or ""
-    return namespace_of(args.props)
+    return object_namespace(args.resource_type, args.props)
 
 
 def pod_spec(resource_type: str, props: Mapping) -> Optional[Mapping]:
@@ -100,6 +142,8 @@ def pod_spec(resource_type: str, props: Mapping) -> Optional[Mapping]:
     kind = kind_of(resource_type)
     if kind == "Pod":
         return get(props, "spec")
+    if kind == "PodTemplate":
+        return get(props, "template", "spec")
     if kind in WORKLOAD_KINDS:
         return get(props, "spec", "template", "spec")
     if kind == "CronJob":
@@ -111,6 +155,8 @@ def pod_metadata(resource_type: str, props: Mapping) -> Mapping:
     kind = kind_of(resource_type)
     if kind == "Pod":
         return get(props, "metadata") or {}
+    if kind == "PodTemplate":
+        return get(props, "template", "metadata") or {}
     if kind == "CronJob":
         return get(props, "spec", "jobTemplate", "spec", "template", "metadata") or {}
     return get(props, "spec", "template", "metadata") or {}
@@ -126,16 +172,29 @@ def containers(spec: Mapping) -> Iterator[tuple[str, Mapping]]:
                     yield f"{list_name}[{item.get('name', '?')}]", item
 
 
+def is_windows(spec: Mapping) -> bool:
+    """A pod that declares spec.os.name: windows (the field the admission code reads)."""
+    return get(spec, "os", "name") == "windows"
+
+
 def pod_rule(name: str, description: str, severity: Severity, remediation: str,
-             exemptible: bool = False) -> Callable:
-    """A rule over pod specs: `check(spec, metadata)` yields violation messages."""
-    def register(check: Callable[[Mapping, Mapping], Iterator[str]]) -> Callable:
-        @resource_rule(name, description, severity, remediation, exemptible)
+             exemptible: bool = False, linux_only: bool = False,
+             settings: Optional[dict[str, dict]] = None) -> Callable:
+    """A rule over pod specs: `check(spec, metadata)` yields violation messages.
+
+    `linux_only`: the control is about Linux-only fields and is skipped for pods declaring
+    `spec.os.name: windows`, as Pod Security admission does since 1.25 (the API refuses those
+    fields on Windows pods). With `settings`, `check(spec, metadata, config)` gets the rule's config.
+    """
+    def register(check: Callable[..., Iterator[str]]) -> Callable:
+        @resource_rule(name, description, severity, remediation, exemptible, settings)
         def validate(args: ResourceValidationArgs, report_violation) -> None:
             spec = pod_spec(args.resource_type, args.props)
-            if spec is None:
+            if not isinstance(spec, Mapping) or (linux_only and is_windows(spec)):
                 return
-            for message in check(spec, pod_metadata(args.resource_type, args.props)):
+            metadata = pod_metadata(args.resource_type, args.props)
+            extra = (args.get_config() or {},) if settings else ()
+            for message in check(spec, metadata, *extra):
                 report_violation(message)
         return check
     return register

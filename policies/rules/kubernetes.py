@@ -1,4 +1,5 @@
-"""Kubernetes rules: Pod Security Standards (first controls), workload practice, exposure, RBAC."""
+"""Kubernetes rules: Pod Security Standards (first controls), workload practice, exposure, RBAC.
+The Restricted controls and the rest of Baseline live in pod_security.py."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from collections.abc import Mapping, Sequence
 
 from pulumi_policy import Severity
 
-from .base import containers, get, kind_of, namespace_of, pod_rule, resource_rule
+from .base import containers, get, kind_of, object_namespace, pod_rule, resource_rule
 from .images import image_pin_problem
 
 HOST_NAMESPACES = ("hostNetwork", "hostPID", "hostIPC")
@@ -37,52 +38,6 @@ def host_path(spec, metadata):
             yield f"Volume {volume.get('name', '?')} is a hostPath ({get(volume, 'hostPath', 'path')})."
 
 
-@pod_rule("pss-allow-privilege-escalation", "Every container sets allowPrivilegeEscalation: false (PSS Restricted).",
-          Severity.HIGH, "Set securityContext.allowPrivilegeEscalation: false on every container.")
-def privilege_escalation(spec, metadata):
-    for label, container in containers(spec):
-        if get(container, "securityContext", "allowPrivilegeEscalation") is not False:
-            yield f"{label} does not set allowPrivilegeEscalation: false."
-
-
-@pod_rule("pss-run-as-non-root", "Containers must run as non-root (PSS Restricted).", Severity.HIGH,
-          "Set runAsNonRoot: true on the pod (or every container) and no container runAsNonRoot: false.")
-def run_as_non_root(spec, metadata):
-    pod_level = get(spec, "securityContext", "runAsNonRoot")
-    for label, container in containers(spec):
-        own = get(container, "securityContext", "runAsNonRoot")
-        if own is False or (own is None and pod_level is not True):
-            yield f"{label} may run as root (runAsNonRoot is not true)."
-    for where, context in [("pod", spec.get("securityContext"))] + [
-            (label, c.get("securityContext")) for label, c in containers(spec)]:
-        if get(context, "runAsUser") == 0:
-            yield f"{where} sets runAsUser: 0."
-
-
-@pod_rule("pss-capabilities", "Containers drop ALL capabilities and add none but NET_BIND_SERVICE (PSS Restricted).",
-          Severity.HIGH, "Set securityContext.capabilities.drop: [ALL]; add only NET_BIND_SERVICE if needed.")
-def capabilities(spec, metadata):
-    for label, container in containers(spec):
-        caps = get(container, "securityContext", "capabilities") or {}
-        if "ALL" not in (caps.get("drop") or []):  # case-sensitive, as the standard says
-            yield f"{label} does not drop ALL capabilities."
-        extra = [c for c in caps.get("add") or [] if c != "NET_BIND_SERVICE"]
-        if extra:
-            yield f"{label} adds capabilities {extra}."
-
-
-@pod_rule("pss-seccomp", "Pods use the RuntimeDefault or a Localhost seccomp profile (PSS Restricted).",
-          Severity.MEDIUM, "Set securityContext.seccompProfile.type: RuntimeDefault on the pod.")
-def seccomp(spec, metadata):
-    allowed = ("RuntimeDefault", "Localhost")
-    pod_type = get(spec, "securityContext", "seccompProfile", "type")
-    for label, container in containers(spec):
-        own = get(container, "securityContext", "seccompProfile", "type")
-        effective = own or pod_type
-        if effective not in allowed:
-            yield f"{label} has seccomp profile {effective or 'unset'}."
-
-
 @pod_rule("image-pinned", "Images are pinned to a version tag or digest, never ':latest' or untagged.",
           Severity.MEDIUM, "Use image:1.2.3 or image@sha256:...")
 def image_pinned(spec, metadata):
@@ -105,7 +60,8 @@ def resources_required(spec, metadata):
 
 
 @pod_rule("read-only-root-filesystem", "Every container's root filesystem is read-only.", Severity.MEDIUM,
-          "Set securityContext.readOnlyRootFilesystem: true; mount an emptyDir where the app writes.")
+          "Set securityContext.readOnlyRootFilesystem: true; mount an emptyDir where the app writes.",
+          linux_only=True)
 def read_only_root(spec, metadata):
     for label, container in containers(spec):
         if get(container, "securityContext", "readOnlyRootFilesystem") is not True:
@@ -161,10 +117,7 @@ def no_default_namespace(args, report_violation):
     kind = kind_of(args.resource_type)
     if kind is None or args.resource_type.startswith(("kubernetes:helm.sh/", "pulumi:")):
         return
-    if kind in ("Namespace", "ClusterRole", "ClusterRoleBinding", "StorageClass", "PersistentVolume",
-                "CustomResourceDefinition", "ClusterIssuer", "IngressClass", "PriorityClass"):
-        return
-    if namespace_of(args.props) == "default":
+    if object_namespace(args.resource_type, args.props) == "default":
         report_violation(f"{kind} is in the default namespace.")
 
 

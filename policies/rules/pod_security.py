@@ -1,21 +1,43 @@
 """The Pod Security Standards controls not covered in kubernetes.py, written as the standard
-(https://kubernetes.io/docs/concepts/security/pod-security-standards/) states them."""
+(https://kubernetes.io/docs/concepts/security/pod-security-standards/) states them and as the
+reference admission code (k8s.io/pod-security-admission/policy) checks them.
+
+Levels: each Baseline control is a rule of its own, and so is each Restricted control, so a
+namespace that enforces baseline is judged at baseline: the pack config exempts it, by name and
+with a reason, from the Restricted rules (they are exemptible) and the Baseline rules still apply.
+Where Restricted tightens a Baseline control (capabilities, seccomp) both rules exist.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Iterator, Mapping
 
 from pulumi_policy import Severity
 
 from .base import containers, get, pod_rule
 
-# Baseline "Sysctls": the safe set, as of Kubernetes 1.33.
-SAFE_SYSCTLS = frozenset({
-    "kernel.shm_rmid_forced", "net.ipv4.ip_local_port_range", "net.ipv4.ip_unprivileged_port_start",
-    "net.ipv4.tcp_syncookies", "net.ipv4.ping_group_range", "net.ipv4.ip_local_reserved_ports",
-    "net.ipv4.tcp_keepalive_time", "net.ipv4.tcp_fin_timeout", "net.ipv4.tcp_keepalive_intvl",
-    "net.ipv4.tcp_keepalive_probes",
-})
+# The Kubernetes minor the version-dependent controls are judged for when the pack config does
+# not say (preflight check --stack passes the stack's cluster.kubernetesVersion).
+DEFAULT_KUBERNETES_VERSION = "1.33"
+KUBERNETES_VERSION_SETTING = {"kubernetesVersion": {
+    "type": "string", "default": DEFAULT_KUBERNETES_VERSION, "pattern": r"^1\.[0-9]+$",
+    "description": 'a Kubernetes minor version such as "1.33"',
+}}
+# Baseline "Sysctls": the safe set grows with the version that judges the pod.
+SAFE_SYSCTLS_SINCE = {
+    (1, 0): {"kernel.shm_rmid_forced", "net.ipv4.ip_local_port_range", "net.ipv4.tcp_syncookies",
+             "net.ipv4.ping_group_range", "net.ipv4.ip_unprivileged_port_start"},
+    (1, 27): {"net.ipv4.ip_local_reserved_ports"},
+    (1, 29): {"net.ipv4.tcp_keepalive_time", "net.ipv4.tcp_fin_timeout", "net.ipv4.tcp_keepalive_intvl",
+              "net.ipv4.tcp_keepalive_probes"},
+    (1, 32): {"net.ipv4.tcp_rmem", "net.ipv4.tcp_wmem"},
+    (1, 37): {"net.ipv4.tcp_slow_start_after_idle", "net.ipv4.tcp_notsent_lowat"},
+}
+# Baseline "Capabilities": adding any beyond the container runtime's default set is refused.
+DEFAULT_CAPABILITIES = frozenset({"AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD",
+                                  "NET_BIND_SERVICE", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT"})
+SECCOMP_TYPES = ("RuntimeDefault", "Localhost")
 # Baseline "SELinux": allowed types (user and role must be unset).
 SELINUX_TYPES = frozenset({"", "container_t", "container_init_t", "container_kvm_t", "container_engine_t"})
 # Restricted "Volume Types": everything else (hostPath, nfs, awsElasticBlockStore...) is refused.
@@ -31,6 +53,14 @@ def _contexts(spec: Mapping):
     yield "pod", spec.get("securityContext")
     for label, container in containers(spec):
         yield label, container.get("securityContext")
+
+
+def _profile_types_outside(spec: Mapping, field: str, allowed) -> Iterator[str]:
+    """Baseline's rule for seccomp and AppArmor: unset is fine, a set type must be allowed."""
+    for where, context in _contexts(spec):
+        profile = get(context, field, "type")
+        if profile is not None and profile not in allowed:
+            yield f"{where} sets {field}.type {profile}."
 
 
 @pod_rule("pss-host-ports", "Containers open no host ports (PSS Baseline).", Severity.HIGH,
@@ -57,10 +87,7 @@ def probe_host(spec, metadata):
 @pod_rule("pss-apparmor", "AppArmor is RuntimeDefault or Localhost, never Unconfined (PSS Baseline).",
           Severity.HIGH, "Remove appArmorProfile (or use RuntimeDefault/Localhost) and the unconfined annotation.")
 def apparmor(spec, metadata):
-    for where, context in _contexts(spec):
-        profile = get(context, "appArmorProfile", "type")
-        if profile is not None and profile not in APPARMOR_TYPES:
-            yield f"{where} sets appArmorProfile.type {profile}."
+    yield from _profile_types_outside(spec, "appArmorProfile", APPARMOR_TYPES)
     for key, value in (get(metadata, "annotations") or {}).items():
         if key.startswith(APPARMOR_ANNOTATION) and value != "runtime/default" and not str(value).startswith(
                 "localhost/"):
@@ -90,13 +117,99 @@ def proc_mount(spec, metadata):
             yield f"{label} sets procMount {mount}."
 
 
-@pod_rule("pss-sysctls", "Pods set only the safe sysctls (PSS Baseline).", Severity.HIGH,
-          "Remove securityContext.sysctls outside the safe set.")
-def sysctls(spec, metadata):
+def parse_version(version: str) -> tuple[int, int]:
+    major, minor = re.match(r"^v?(\d+)\.(\d+)", str(version)).groups()
+    return int(major), int(minor)
+
+
+def safe_sysctls(version: str) -> frozenset[str]:
+    target = parse_version(version)
+    return frozenset().union(*(names for since, names in SAFE_SYSCTLS_SINCE.items() if since <= target))
+
+
+@pod_rule("pss-sysctls", "Pods set only the sysctls that are safe for the target Kubernetes version (PSS Baseline).",
+          Severity.HIGH, "Remove securityContext.sysctls outside the safe set, or raise kubernetesVersion in the "
+          "rule's config to the cluster's version.", settings=KUBERNETES_VERSION_SETTING)
+def sysctls(spec, metadata, config):
+    version = config.get("kubernetesVersion") or DEFAULT_KUBERNETES_VERSION
+    allowed = safe_sysctls(version)
     for entry in get(spec, "securityContext", "sysctls") or []:
         name = entry.get("name") if isinstance(entry, Mapping) else None
-        if name not in SAFE_SYSCTLS:
-            yield f"the pod sets unsafe sysctl {name}."
+        if name not in allowed:
+            yield f"the pod sets sysctl {name}, not safe at Kubernetes {version}."
+
+
+@pod_rule("pss-baseline-capabilities", "Containers add no capability beyond the runtime's default set (PSS Baseline).",
+          Severity.HIGH, "Remove capabilities.add entries outside AUDIT_WRITE, CHOWN, DAC_OVERRIDE, FOWNER, FSETID, "
+          "KILL, MKNOD, NET_BIND_SERVICE, SETFCAP, SETGID, SETPCAP, SETUID, SYS_CHROOT.")
+def baseline_capabilities(spec, metadata):
+    for label, container in containers(spec):
+        added = [c for c in get(container, "securityContext", "capabilities", "add") or []
+                 if c not in DEFAULT_CAPABILITIES]
+        if added:
+            yield f"{label} adds capabilities {added}, beyond the default set."
+
+
+@pod_rule("pss-baseline-seccomp", "No pod or container sets an Unconfined seccomp profile (PSS Baseline).",
+          Severity.HIGH, "Set seccompProfile.type RuntimeDefault (or Localhost), or leave it unset.")
+def baseline_seccomp(spec, metadata):
+    yield from _profile_types_outside(spec, "seccompProfile", SECCOMP_TYPES)
+
+
+# -- Restricted ------------------------------------------------------------------------------
+
+@pod_rule("pss-allow-privilege-escalation", "Every container sets allowPrivilegeEscalation: false (PSS Restricted).",
+          Severity.HIGH, "Set securityContext.allowPrivilegeEscalation: false on every container.",
+          exemptible=True, linux_only=True)
+def privilege_escalation(spec, metadata):
+    for label, container in containers(spec):
+        if get(container, "securityContext", "allowPrivilegeEscalation") is not False:
+            yield f"{label} does not set allowPrivilegeEscalation: false."
+
+
+@pod_rule("pss-run-as-non-root", "Containers must run as non-root (PSS Restricted).", Severity.HIGH,
+          "Set runAsNonRoot: true on the pod (or every container), never runAsNonRoot: false, never runAsUser: 0.",
+          exemptible=True)
+def run_as_non_root(spec, metadata):
+    pod_level = get(spec, "securityContext", "runAsNonRoot")
+    if pod_level is False:
+        # Refused whatever the containers say: the admission code judges the pod's own field.
+        yield "the pod sets runAsNonRoot: false."
+    for label, container in containers(spec):
+        own = get(container, "securityContext", "runAsNonRoot")
+        if own is False or (own is None and pod_level is not True):
+            yield f"{label} may run as root (runAsNonRoot is not true)."
+    for where, context in _contexts(spec):
+        if get(context, "runAsUser") == 0:
+            yield f"{where} sets runAsUser: 0."
+
+
+@pod_rule("pss-capabilities", "Containers drop ALL capabilities and add none but NET_BIND_SERVICE (PSS Restricted).",
+          Severity.HIGH, "Set securityContext.capabilities.drop: [ALL]; add only NET_BIND_SERVICE if needed.",
+          exemptible=True, linux_only=True)
+def capabilities(spec, metadata):
+    for label, container in containers(spec):
+        caps = get(container, "securityContext", "capabilities") or {}
+        if "ALL" not in (caps.get("drop") or []):  # case-sensitive, as the standard says
+            yield f"{label} does not drop ALL capabilities."
+        extra = [c for c in caps.get("add") or [] if c != "NET_BIND_SERVICE"]
+        if extra:
+            yield f"{label} adds capabilities {extra}."
+
+
+@pod_rule("pss-seccomp", "Pods use the RuntimeDefault or a Localhost seccomp profile (PSS Restricted).",
+          Severity.MEDIUM, "Set securityContext.seccompProfile.type: RuntimeDefault on the pod.",
+          exemptible=True, linux_only=True)
+def seccomp(spec, metadata):
+    pod_type = get(spec, "securityContext", "seccompProfile", "type")
+    if pod_type is not None and pod_type not in SECCOMP_TYPES:
+        yield f"the pod has seccomp profile {pod_type}."
+    for label, container in containers(spec):
+        own = get(container, "securityContext", "seccompProfile", "type")
+        if own is not None and own not in SECCOMP_TYPES:
+            yield f"{label} has seccomp profile {own}."
+        elif own is None and pod_type is None:
+            yield f"{label} has no seccomp profile (set one on the pod or the container)."
 
 
 @pod_rule("pss-host-process", "No Windows HostProcess containers (PSS Baseline).", Severity.CRITICAL,

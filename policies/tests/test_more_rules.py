@@ -114,6 +114,20 @@ CLUSTER_ROLE = "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole"
     ("rbac-no-escalation-verbs", ROLE, {"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["roles"], "verbs": ["get"]}, False),
     ("rbac-no-nodes-proxy", CLUSTER_ROLE, {"apiGroups": [""], "resources": ["nodes/proxy"], "verbs": ["get"]}, True),
     ("rbac-no-nodes-proxy", CLUSTER_ROLE, {"apiGroups": [""], "resources": ["nodes"], "verbs": ["get"]}, False),
+    # '*' in verbs, resources or apiGroups matches what it covers, as the RBAC authorizer reads it
+    ("rbac-no-cluster-wide-secret-read", CLUSTER_ROLE, {"apiGroups": [""], "resources": ["*"], "verbs": ["get"]}, True),
+    ("rbac-no-cluster-wide-secret-read", CLUSTER_ROLE, {"apiGroups": [""], "resources": ["secrets"], "verbs": ["*"]}, True),
+    ("rbac-no-cluster-wide-secret-read", CLUSTER_ROLE, {"apiGroups": ["*"], "resources": ["*"], "verbs": ["list"]}, True),
+    ("rbac-no-cluster-wide-secret-read", CLUSTER_ROLE, {"apiGroups": ["apps"], "resources": ["*"], "verbs": ["*"]}, False),
+    ("rbac-no-escalation-verbs", ROLE, {"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["roles"], "verbs": ["*"]}, True),
+    ("rbac-no-escalation-verbs", ROLE, {"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}, True),
+    ("rbac-no-escalation-verbs", CLUSTER_ROLE, {"apiGroups": [""], "resources": ["*"], "verbs": ["*"]}, True),
+    ("rbac-no-escalation-verbs", ROLE, {"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["*"], "verbs": ["bind"]}, True),
+    ("rbac-no-escalation-verbs", ROLE, {"apiGroups": [""], "resources": ["pods"], "verbs": ["*"]}, False),
+    ("rbac-no-escalation-verbs", ROLE, {"apiGroups": ["apps"], "resources": ["*"], "verbs": ["*"]}, False),
+    ("rbac-no-nodes-proxy", CLUSTER_ROLE, {"apiGroups": [""], "resources": ["*"], "verbs": ["get"]}, True),
+    ("rbac-no-nodes-proxy", CLUSTER_ROLE, {"apiGroups": [""], "resources": ["*/proxy"], "verbs": ["get"]}, True),
+    ("rbac-no-nodes-proxy", CLUSTER_ROLE, {"apiGroups": ["*"], "resources": ["nodes/proxy"], "verbs": ["*"]}, True),
 ])
 def test_rbac_escalation_paths(rule, resource_type, rule_body, bad):
     role = {"metadata": {"name": "r", "namespace": "shop"}, "rules": [rule_body]}
