@@ -1,4 +1,9 @@
-"""Kubernetes objects a plan creates directly, as the manifests the API server would receive."""
+"""Kubernetes objects a plan creates directly, as the manifests the API server would receive.
+
+`render --out DIR` only writes into a folder it owns: a new one, an empty one, or one holding
+the marker file an earlier render left (it lists the files that render wrote, and only those
+are replaced). Anything else (`--out .`, a source folder) is refused before a file is touched.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,10 @@ from typing import Any
 
 import yaml
 
+from preflight.files import PathError, describe
 from preflight.runner import Plan
+
+MARKER = ".preflight-render"
 
 # Registrations under kubernetes: that are not objects in the cluster.
 NOT_OBJECTS = ("pulumi:providers:", "kubernetes:helm.sh/", "kubernetes:yaml", "kubernetes:kustomize")
@@ -35,19 +43,45 @@ def manifests(plan: Plan) -> list[tuple[str, dict[str, Any]]]:
     return result
 
 
+def claim_out_dir(out_dir: Path) -> list[str]:
+    """Make `out_dir` render's own, or refuse it; returns the files an earlier render wrote."""
+    marker = out_dir / MARKER
+    try:
+        if out_dir.exists() and not out_dir.is_dir():
+            raise PathError(f"{out_dir}: is a file; --out takes a folder")
+        if not out_dir.exists():
+            out_dir.mkdir(parents=True)
+            return []
+        if marker.is_file():
+            return [line for line in marker.read_text(encoding="utf-8").splitlines() if line and "/" not in line]
+        others = sorted(entry.name for entry in out_dir.iterdir())
+        if others:
+            shown = ", ".join(others[:5]) + (", ..." if len(others) > 5 else "")
+            raise PathError(f"{out_dir}: refusing to render into a folder render did not create (it holds {shown}); "
+                            f"give a new or empty folder, e.g. --out out/manifests")
+        return []
+    except (OSError, UnicodeDecodeError) as err:
+        raise PathError(describe(err, out_dir, "output folder")) from None
+
+
 def write_manifests(plan: Plan, out_dir: Path) -> list[Path]:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for stale in out_dir.glob("*.yaml"):
-        stale.unlink()
-    written = []
+    previous = claim_out_dir(out_dir)
+    files = []
     for index, (_, manifest) in enumerate(manifests(plan)):
         metadata = manifest["metadata"]
         parts = [manifest.get("kind", "Object"), metadata.get("namespace", "cluster"), metadata["name"]]
         slug = re.sub(r"[^a-zA-Z0-9.-]+", "-", "-".join(parts)).lower()
-        path = out_dir / f"{index:03d}-{slug}.yaml"
-        path.write_text(yaml.safe_dump(manifest, sort_keys=False))
-        written.append(path)
-    return written
+        files.append((out_dir / f"{index:03d}-{slug}.yaml", yaml.safe_dump(manifest, sort_keys=False)))
+    try:
+        for name in previous:
+            (out_dir / name).unlink(missing_ok=True)
+        # The marker goes first: a render cut short still leaves a folder the next one may reuse.
+        (out_dir / MARKER).write_text("".join(f"{path.name}\n" for path, _ in files), encoding="utf-8")
+        for path, text in files:
+            path.write_text(text, encoding="utf-8")
+    except OSError as err:
+        raise PathError(describe(err, Path(err.filename or out_dir), "output folder")) from None
+    return [path for path, _ in files]
 
 
 def write_chart_manifests(rendered: list, out_dir: Path) -> tuple[list[Path], list[str]]:
