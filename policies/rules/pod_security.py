@@ -19,11 +19,14 @@ from .base import containers, get, pod_rule
 
 # The Kubernetes minor the version-dependent controls are judged for when the pack config does
 # not say (preflight check --stack passes the stack's cluster.kubernetesVersion).
-DEFAULT_KUBERNETES_VERSION = "1.33"
+DEFAULT_KUBERNETES_VERSION = "1.35"
 KUBERNETES_VERSION_SETTING = {"kubernetesVersion": {
     "type": "string", "default": DEFAULT_KUBERNETES_VERSION, "pattern": r"^1\.[0-9]+$",
-    "description": 'a Kubernetes minor version such as "1.33"',
+    "description": 'a Kubernetes minor version such as "1.35"',
 }}
+# Since 1.35 a pod in its own user namespace (hostUsers: false) may run as UID 0 and unmask
+# /proc at baseline: root in the pod is not root on the node.
+USER_NAMESPACE_RELAXATION = (1, 35)
 # Baseline "Sysctls": the safe set grows with the version that judges the pod.
 SAFE_SYSCTLS_SINCE = {
     (1, 0): {"kernel.shm_rmid_forced", "net.ipv4.ip_local_port_range", "net.ipv4.tcp_syncookies",
@@ -108,13 +111,32 @@ def selinux(spec, metadata):
                 yield f"{where} sets seLinuxOptions.{field}."
 
 
-@pod_rule("pss-proc-mount", "Containers use the Default /proc mount (PSS Baseline).", Severity.HIGH,
-          "Remove securityContext.procMount or set it to Default.")
-def proc_mount(spec, metadata):
+def _unmasked_proc(spec: Mapping) -> Iterator[str]:
     for label, container in containers(spec):
         mount = get(container, "securityContext", "procMount")
         if mount not in (None, "Default"):
             yield f"{label} sets procMount {mount}."
+
+
+def in_user_namespace(spec: Mapping, config: Mapping) -> bool:
+    """hostUsers: false, judged at a version whose standard relaxes for it."""
+    version = config.get("kubernetesVersion") or DEFAULT_KUBERNETES_VERSION
+    return spec.get("hostUsers") is False and parse_version(version) >= USER_NAMESPACE_RELAXATION
+
+
+@pod_rule("pss-proc-mount", "Containers use the Default /proc mount, unless the pod has its own user namespace "
+          "from 1.35 (PSS Baseline).", Severity.HIGH, "Remove securityContext.procMount or set it to Default.",
+          settings=KUBERNETES_VERSION_SETTING)
+def proc_mount(spec, metadata, config):
+    if not in_user_namespace(spec, config):
+        yield from _unmasked_proc(spec)
+
+
+@pod_rule("pss-restricted-proc-mount", "Containers use the Default /proc mount, in a user namespace too "
+          "(PSS Restricted).", Severity.HIGH, "Remove securityContext.procMount or set it to Default.",
+          exemptible=True)
+def restricted_proc_mount(spec, metadata):
+    yield from _unmasked_proc(spec)
 
 
 def parse_version(version: str) -> tuple[int, int]:
@@ -168,9 +190,11 @@ def privilege_escalation(spec, metadata):
 
 
 @pod_rule("pss-run-as-non-root", "Containers must run as non-root (PSS Restricted).", Severity.HIGH,
-          "Set runAsNonRoot: true on the pod (or every container), never runAsNonRoot: false, never runAsUser: 0.",
-          exemptible=True)
-def run_as_non_root(spec, metadata):
+          "Set runAsNonRoot: true on the pod (or every container), never runAsNonRoot: false, never runAsUser: 0 "
+          "(from 1.35 a pod with hostUsers: false is exempt).", exemptible=True, settings=KUBERNETES_VERSION_SETTING)
+def run_as_non_root(spec, metadata, config):
+    if in_user_namespace(spec, config):
+        return
     pod_level = get(spec, "securityContext", "runAsNonRoot")
     if pod_level is False:
         # Refused whatever the containers say: the admission code judges the pod's own field.

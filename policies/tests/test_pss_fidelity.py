@@ -18,7 +18,7 @@ from test_rules import WORKLOADS, pod, violations
 ROOT = Path(__file__).resolve().parents[2]
 POD = "kubernetes:core/v1:Pod"
 RESTRICTED_RULES = ("pss-allow-privilege-escalation", "pss-run-as-non-root", "pss-capabilities", "pss-seccomp",
-                    "pss-volume-types")
+                    "pss-volume-types", "pss-restricted-proc-mount")
 
 
 def pod_in(namespace, spec):
@@ -145,6 +145,29 @@ def test_the_pack_config_version_wins_over_the_stack_version():
     assert "pss-sysctls" in violations(POD, sysctl_pod("net.ipv4.tcp_rmem"), config)
 
 
+def user_namespace_pod(mutate):
+    spec = pod(lambda s: s.update(hostUsers=False), container_mutate=mutate)
+    return spec
+
+
+def test_a_pod_in_its_own_user_namespace_may_run_as_root_from_1_35():
+    spec = user_namespace_pod(lambda c: c["securityContext"].update(runAsUser=0, runAsNonRoot=False))
+    assert "pss-run-as-non-root" not in violations(POD, pod_in("shop", spec), at_version("1.35"))
+    assert "pss-run-as-non-root" in violations(POD, pod_in("shop", spec), at_version("1.34"))
+    spec["hostUsers"] = True
+    assert "pss-run-as-non-root" in violations(POD, pod_in("shop", spec), at_version("1.35"))
+
+
+def test_unmasked_proc_in_a_user_namespace_is_baseline_from_1_35_but_never_restricted():
+    spec = user_namespace_pod(lambda c: c["securityContext"].update(procMount="Unmasked"))
+    restricted = violations(POD, pod_in("shop", spec), at_version("1.35"))
+    assert "pss-proc-mount" not in restricted and "pss-restricted-proc-mount" in restricted
+    baseline = with_kubernetes_version(baseline_namespace_config(), "1.35")
+    assert not {"pss-proc-mount", "pss-restricted-proc-mount"} & violations(POD, pod_in("monitoring", spec), baseline)
+    earlier = with_kubernetes_version(baseline_namespace_config(), "1.34")
+    assert "pss-proc-mount" in violations(POD, pod_in("monitoring", spec), earlier)
+
+
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_default_version_is_the_shipped_stacks_version(stack):
     # `pulumi preview --policy-pack` gets no stack version: the rule's default must match the stacks.
@@ -162,6 +185,8 @@ def test_default_version_is_the_shipped_stacks_version(stack):
     ("redis:latest", "uses ':latest'"),
     ("my__team/web--app:2", None),
     ("Redis:7", "is not a valid image reference (expected"),
+    ("redis:7\n", "is not a valid image reference"),
+    ("redis:caf\u00e9", "is not a valid image reference"),
 ])
 def test_image_references_are_read_as_the_kubelet_reads_them(image, problem):
     found = image_pin_problem(image)
