@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any, Iterable
@@ -33,9 +34,7 @@ BASELINE_RULES = ("pss-host-namespaces", "pss-privileged", "pss-host-path-volume
 RESTRICTED_RULES = ("pss-allow-privilege-escalation", "pss-run-as-non-root", "pss-capabilities", "pss-seccomp",
                     "pss-volume-types", "pss-restricted-proc-mount")
 LEVEL_RULES = {"baseline": BASELINE_RULES, "restricted": BASELINE_RULES + RESTRICTED_RULES}
-# Baseline "Capabilities": what a container may add (the pack's rule is Restricted's stricter one).
-BASELINE_CAPABILITIES = frozenset({"AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD",
-                                   "NET_BIND_SERVICE", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT"})
+VERSION_LABEL = "pod-security.kubernetes.io/enforce-version"
 COMPUTE = ("cpu", "memory")
 _OPTIONS = PolicyResourceOptions(protect=False, ignore_changes=[], delete_before_replace=None, aliases=[],
                                  custom_timeouts=PolicyCustomTimeouts(0, 0, 0), additional_secret_outputs=[])
@@ -53,24 +52,22 @@ def pod_security(cluster: Cluster, workloads: Iterable[Workload]) -> list[Findin
     rules = _pack_rules()
     findings = []
     for workload in workloads:
-        level = cluster.labels_of_namespace(workload.namespace).get(ENFORCE_LABEL)
+        labels = cluster.labels_of_namespace(workload.namespace)
+        level = labels.get(ENFORCE_LABEL)
         if level not in LEVEL_RULES:
             continue
+        # Admission judges at the namespace's enforce-version ("v1.35"); "latest" or none: the pack's default.
+        version = str(labels.get(VERSION_LABEL) or "")
+        config = {"kubernetesVersion": version[1:]} if re.fullmatch(r"v1\.\d+", version) else {}
         props = {"metadata": {**workload.metadata, "namespace": workload.namespace}, "spec": workload.spec}
         args = ResourceValidationArgs("kubernetes:core/v1:Pod", props, workload.obj.urn or "readiness",
-                                      workload.obj.name, _OPTIONS, None, {})
+                                      workload.obj.name, _OPTIONS, None, config)
         problems: list[str] = []
         for name in LEVEL_RULES[level]:
             rule = rules.get(name)
             if rule is not None:
                 rule.validate(args, lambda message, urn=None, rule=rule: problems.append(
                     f"{message} [{rule.name}: {rule.remediation_steps}]"))
-        if "pss-baseline-capabilities" not in rules:  # until the pack has its own Baseline rule
-            for container in workload.containers():
-                added = set(dig(container, "securityContext", "capabilities", "add") or []) - BASELINE_CAPABILITIES
-                if added:
-                    problems.append(f"containers[{container.get('name')}] adds {sorted(added)} [baseline "
-                                    f"capabilities: add only the default set]")
         for problem in problems:
             findings.append(Finding("readiness-pod-security", workload.obj.resource,
                                     f"Namespace {workload.namespace} enforces Pod Security '{level}', which rejects "
