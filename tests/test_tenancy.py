@@ -10,7 +10,7 @@ import yaml
 
 from components.config import StackConfigError, parse_stack_config
 from conftest import ROOT, PlanView, plan_stack
-from network_policy_model import Endpoint, address, allowed, plan_policies, pod
+from network_policy_model import address, allowed, plan_policies, pod
 from preflight.stackfile import read_stack_file
 
 TEAMS = {"dev": {"shop": ["frontend", "backend", "database"], "analytics": ["reports"]},
@@ -375,23 +375,8 @@ PROMETHEUS = {"app.kubernetes.io/name": "prometheus", "app.kubernetes.io/managed
 SOLVER = {"acme.cert-manager.io/http01-solver": "true", "acme.cert-manager.io/http-domain": "1234"}
 
 
-def app_pod(team: str, app: str) -> Endpoint:
+def app_pod(team: str, app: str):
     return pod(team, {"app.kubernetes.io/name": app, "app.kubernetes.io/instance": f"{team}-{app}"})
-
-
-def test_the_policy_model_ands_selectors_in_one_peer_and_ors_peers():
-    target = ("shop", {"podSelector": {}, "policyTypes": ["Ingress"]})
-    one_peer = [target[0], {**target[1], "ingress": [{"from": [
-        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress"}},
-         "podSelector": {"matchLabels": {"app.kubernetes.io/name": "traefik"}}}]}]}]
-    two_peers = [target[0], {**target[1], "ingress": [{"from": [
-        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress"}}},
-        {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "traefik"}}}]}]}]
-    shop_pod, other_ingress_pod = app_pod("shop", "web"), pod("ingress", {"app": "other"})
-    assert allowed([tuple(one_peer)], pod("ingress", TRAEFIK), shop_pod, 80)
-    assert not allowed([tuple(one_peer)], other_ingress_pod, shop_pod, 80)
-    assert allowed([tuple(two_peers)], other_ingress_pod, shop_pod, 80)
-    assert allowed([tuple(two_peers)], pod("shop", {"app.kubernetes.io/name": "traefik"}), shop_pod, 80)
 
 
 def test_traefik_reaches_published_apps_and_the_acme_solver_only(stack):
