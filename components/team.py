@@ -15,6 +15,7 @@ from components.config.tenancy import TeamConfig, secret_ref_order
 from components.ingress_controller import NAMESPACE as INGRESS_NAMESPACE
 from components.ingress_controller import POD_LABELS as TRAEFIK_POD_LABELS
 from components.namespaces import labelled_namespace
+from components.team_admission import team_admission_policies
 from components.naming import iam_key
 from components.team_rbac import group_name, role_rules
 
@@ -127,6 +128,17 @@ class Team(pulumi.ComponentResource):
         for policy_name, spec in namespace_policies(team, args.admitted_by).items():
             k8s.networking.v1.NetworkPolicy(f"{name}-{policy_name}", metadata=meta(policy_name), spec=spec,
                                             opts=in_namespace)
+
+        for policy_name, spec in team_admission_policies(team.name, [a.host for a in team.apps if a.host]).items():
+            # Cluster-scoped, and in force before anyone of the team can write to the namespace.
+            policy = k8s.admissionregistration.v1.ValidatingAdmissionPolicy(
+                f"{name}-{policy_name.removeprefix(f'team-{team.name}-')}-policy",
+                metadata=k8s.meta.v1.ObjectMetaArgs(name=policy_name, labels=labels), spec=spec, opts=in_cluster)
+            k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(
+                f"{name}-{policy_name.removeprefix(f'team-{team.name}-')}-binding",
+                metadata=k8s.meta.v1.ObjectMetaArgs(name=policy_name, labels=labels),
+                spec={"policyName": policy_name, "validationActions": ["Deny"]},
+                opts=pulumi.ResourceOptions.merge(in_cluster, pulumi.ResourceOptions(depends_on=[policy])))
 
         for level in ACCESS_LEVELS:
             role = k8s.rbac.v1.Role(f"{name}-{level}-role", metadata=meta(f"team-{level}"),

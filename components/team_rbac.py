@@ -32,13 +32,17 @@ def role_rules(level: str) -> list[dict[str, Any]]:
         # Viewers read everything but Secrets, and pod logs; they cannot exec.
         return _rules(READ, with_secrets=False) + [
             {"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]}]
-    debug = [{"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]},
-             {"apiGroups": [""], "resources": ["pods/exec", "pods/portforward"], "verbs": ["create", "get"]}]
+    logs = [{"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]},
+            {"apiGroups": [""], "resources": ["pods/portforward"], "verbs": ["create", "get"]}]
     if level == "developer":
-        # Developers ship workloads; Secrets and RBAC stay with the team's admins.
-        return _rules(READ + WRITE, with_secrets=False) + debug
+        # Developers ship workloads; Secrets and RBAC stay with the team's admins. No exec: a shell
+        # in a pod reads its Secret env and files. Creating a pod that mounts a Secret is reading
+        # it too; RBAC cannot see pod contents, so the team's developer-secrets admission policy
+        # refuses those (components/team_admission.py).
+        return _rules(READ + WRITE, with_secrets=False) + logs
     if level == "admin":
-        return _rules(READ + WRITE, with_secrets=True) + debug + [
+        return _rules(READ + WRITE, with_secrets=True) + logs + [
+            {"apiGroups": [""], "resources": ["pods/exec"], "verbs": ["create", "get"]},
             {"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["roles", "rolebindings"], "verbs": READ}]
     raise ValueError(f"unknown access level {level!r}")
 

@@ -18,6 +18,7 @@ CLUSTER_SCOPED = frozenset({
     "Namespace", "ClusterRole", "ClusterRoleBinding", "StorageClass", "PersistentVolume", "PriorityClass",
     "CustomResourceDefinition", "ClusterIssuer", "IngressClass", "MutatingWebhookConfiguration",
     "ValidatingWebhookConfiguration", "APIService", "CSIDriver", "RuntimeClass",
+    "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding",
 })
 
 
