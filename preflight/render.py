@@ -53,7 +53,9 @@ def claim_out_dir(out_dir: Path) -> list[str]:
             out_dir.mkdir(parents=True)
             return []
         if marker.is_file():
-            return [line for line in marker.read_text(encoding="utf-8").splitlines() if line and "/" not in line]
+            # Only plain *.yaml names of this folder: a marker never reaches outside it.
+            return [name for name in marker.read_text(encoding="utf-8").splitlines()
+                    if name.endswith(".yaml") and "/" not in name and not name.startswith(".")]
         others = sorted(entry.name for entry in out_dir.iterdir())
         if others:
             shown = ", ".join(others[:5]) + (", ..." if len(others) > 5 else "")

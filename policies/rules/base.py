@@ -28,7 +28,6 @@ EXEMPTIONS_PROPERTY = {
         "namespace": {"type": "string", "minLength": 1}, "reason": {"type": "string", "minLength": 1}},
         "required": ["namespace", "reason"], "additionalProperties": False},
 }
-EXEMPTIONS_SCHEMA = PolicyConfigSchema(properties={"exemptions": EXEMPTIONS_PROPERTY})
 
 
 def resource_rule(name: str, description: str, severity: Severity, remediation: str,
