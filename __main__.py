@@ -10,11 +10,13 @@ from components.cluster import Cluster, ClusterArgs
 from components.config import StackConfigError, load_from_pulumi
 from components.naming import cluster_name, common_tags
 from components.ingress_controller import IngressController, IngressControllerArgs
+from components.karpenter import Karpenter, KarpenterArgs
 from components.logging import Logging, LoggingArgs
 from components.monitoring import GrafanaIngress, GrafanaIngressArgs, Monitoring, MonitoringArgs
 from components.network import Network, NetworkArgs
 from components.node_groups import NodeGroups, NodeGroupsArgs
 from components.team import Team, TeamArgs, namespaces_admitting
+from components.workload_identity import ClusterIdentity, cluster_arn, pod_identity_agent
 
 # 1. Stack config: validated before any resource exists; a bad key stops here with every
 #    problem listed (RunError: Pulumi prints the message without a traceback).
@@ -26,6 +28,7 @@ except StackConfigError as err:
 name = cluster_name(config)
 tags = common_tags(config)
 partition = aws.get_partition().partition
+account_id = aws.get_caller_identity().account_id
 zones = aws.get_availability_zones(state="available").names[: config.network.az_count]
 
 # 2. Network and cluster.
@@ -45,18 +48,37 @@ addons = ClusterAddons("addons", ClusterAddonsArgs(
     oidc_issuer=cluster.oidc_issuer, node_groups=nodes.node_groups, versions=config.addons, partition=partition,
     high_availability=config.is_prod, tags=tags,
 ))
-ClusterAutoscaler("autoscaler", ClusterAutoscalerArgs(
-    cluster_name=name, kubernetes_version=config.cluster.kubernetes_version, region=config.region,
-    config=config.autoscaler, provider=cluster.provider, oidc_provider_arn=cluster.oidc_provider_arn,
-    oidc_issuer=cluster.oidc_issuer, node_groups=nodes.node_groups, tags=tags,
-))
+# EKS Pod Identity: the agent (a DaemonSet, so it needs no node yet) and what roles trust.
+identity = ClusterIdentity(
+    cluster=cluster.eks_cluster, cluster_name=name, cluster_arn=cluster_arn(partition, config.region, account_id, name),
+    oidc_provider_arn=cluster.oidc_provider_arn, oidc_issuer=cluster.oidc_issuer,
+    agent=pod_identity_agent("pod-identity-agent", cluster.eks_cluster, config.addons.pod_identity_agent, tags,
+                             pulumi.ResourceOptions()),
+)
+# Node capacity beyond the node groups: what every in-cluster layer below waits for.
+capacity: list[pulumi.Resource] = []
+if config.autoscaler.kind == "karpenter":
+    karpenter = config.autoscaler.karpenter
+    capacity.append(Karpenter("karpenter", KarpenterArgs(
+        cluster_name=name, identity=identity, config=karpenter,
+        controller_group=next(g for g in config.node_groups if g.name == karpenter.controller_node_group),
+        node_groups=nodes.node_groups, cluster_security_group_id=cluster.eks_cluster.cluster_security_group_id,
+        partition=partition, region=config.region, account_id=account_id, high_availability=config.is_prod,
+        provider=cluster.provider, tags=tags,
+    )))
+else:
+    ClusterAutoscaler("autoscaler", ClusterAutoscalerArgs(
+        cluster_name=name, kubernetes_version=config.cluster.kubernetes_version, region=config.region,
+        config=config.autoscaler, provider=cluster.provider, oidc_provider_arn=cluster.oidc_provider_arn,
+        oidc_issuer=cluster.oidc_issuer, node_groups=nodes.node_groups, tags=tags,
+    ))
 
 # 3. Platform services. Monitoring comes first: it installs the ServiceMonitor and
 #    PrometheusRule CRDs the other charts create objects of. Every in-cluster layer depends
 #    on the nodes and add-ons, so `pulumi destroy` removes it (and the NLB and EBS volumes
 #    its controllers clean up) while nodes, EBS CSI and the control plane still run.
 k8s_version = config.cluster.kubernetes_version
-on_nodes = pulumi.ResourceOptions(depends_on=[nodes, addons])
+on_nodes = pulumi.ResourceOptions(depends_on=[nodes, addons, identity.agent, *capacity])
 monitoring = Monitoring("monitoring", MonitoringArgs(
     config=config.monitoring, kubernetes_version=k8s_version, high_availability=config.is_prod,
     provider=cluster.provider,
@@ -91,7 +113,7 @@ for team_config in config.teams:
         provider=cluster.provider, monitoring_crds=[monitoring.release], oidc_provider_arn=cluster.oidc_provider_arn,
         oidc_issuer=cluster.oidc_issuer, tags=tags, vpc_cidr=config.network.cidr,
         admitted_by=namespaces_admitting(team_config.name, config.teams),
-    ), opts=pulumi.ResourceOptions(depends_on=[nodes, addons, ingress, cert_manager]))
+    ), opts=pulumi.ResourceOptions(depends_on=[nodes, addons, identity.agent, *capacity, ingress, cert_manager]))
 
 # Stack outputs (docs/runbook.md says what each is for).
 pulumi.export("clusterName", name)

@@ -17,7 +17,18 @@ import pulumi_kubernetes as k8s
 class PinnedChart:
     chart: str
     repository: str
+    """A Helm repository URL, or an OCI registry path (`oci://...`) the chart name is appended to."""
     version: str
+
+    @property
+    def is_oci(self) -> bool:
+        return self.repository.startswith("oci://")
+
+    @property
+    def reference(self) -> str:
+        """What helm.v3.Release takes as `chart`: the name, or for OCI the full `oci://.../<chart>`
+        (Release takes OCI charts by that path and no repository, pulumi-kubernetes #1892)."""
+        return f"{self.repository.rstrip('/')}/{self.chart}" if self.is_oci else self.chart
 
 
 CHARTS: dict[str, PinnedChart] = {
@@ -29,6 +40,8 @@ CHARTS: dict[str, PinnedChart] = {
         "kube-prometheus-stack", "https://prometheus-community.github.io/helm-charts", "88.5.3"),
     "eck-operator": PinnedChart("eck-operator", "https://helm.elastic.co", "3.5.0"),
     "fluent-bit": PinnedChart("fluent-bit", "https://fluent.github.io/helm-charts", "0.58.1"),
+    # Published only to ECR Public (no classic Helm repository).
+    "karpenter": PinnedChart("karpenter", "oci://public.ecr.aws/karpenter", "1.14.1"),
 }
 
 
@@ -53,9 +66,9 @@ def pinned_release(
     return k8s.helm.v3.Release(
         resource_name,
         name=release_name or chart_key,
-        chart=pinned.chart,
+        chart=pinned.reference,
         version=pinned.version,
-        repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=pinned.repository),
+        repository_opts=None if pinned.is_oci else k8s.helm.v3.RepositoryOptsArgs(repo=pinned.repository),
         namespace=namespace,
         create_namespace=create_namespace,
         values=values,

@@ -32,6 +32,21 @@ def irsa_trust_policy(oidc_provider_arn: str, oidc_issuer: str, namespace: str, 
     })
 
 
+def workload_role(name: str, trust: pulumi.Input[str], description: str, managed_policy_arns: list[str],
+                  inline_policy: Optional[pulumi.Input[str]], tags: dict[str, str],
+                  opts: pulumi.ResourceOptions) -> aws.iam.Role:
+    """A workload's IAM role (`<name>-role`) with AWS or customer managed policies and its own policy."""
+    role = aws.iam.Role(f"{name}-role", assume_role_policy=trust, description=description, tags=tags, opts=opts)
+    # Keyed by policy, not position: with index keys, removing the first policy would replace
+    # the second one's attachment, and that replacement detaches the policy it keeps.
+    for policy_arn in managed_policy_arns:
+        aws.iam.RolePolicyAttachment(f"{name}-attach-{iam_key(policy_arn)}", role=role.name,
+                                     policy_arn=policy_arn, opts=opts)
+    if inline_policy is not None:
+        aws.iam.RolePolicy(f"{name}-policy", role=role.id, policy=inline_policy, opts=opts)
+    return role
+
+
 @dataclass
 class IrsaRoleArgs:
     oidc_provider_arn: pulumi.Input[str]
@@ -54,19 +69,7 @@ class IrsaRole(pulumi.ComponentResource):
         trust = pulumi.Output.all(args.oidc_provider_arn, args.oidc_issuer).apply(
             lambda values: irsa_trust_policy(values[0], values[1], args.namespace, args.service_account)
         )
-        role = aws.iam.Role(
-            f"{name}-role",
-            assume_role_policy=trust,
-            description=f"IRSA role of {args.namespace}/{args.service_account}",
-            tags=args.tags,
-            opts=child,
-        )
-        # Keyed by policy, not position: with index keys, removing the first policy would replace
-        # the second one's attachment, and that replacement detaches the policy it keeps.
-        for policy_arn in args.managed_policy_arns:
-            aws.iam.RolePolicyAttachment(f"{name}-attach-{iam_key(policy_arn)}", role=role.name,
-                                         policy_arn=policy_arn, opts=child)
-        if args.inline_policy is not None:
-            aws.iam.RolePolicy(f"{name}-policy", role=role.id, policy=args.inline_policy, opts=child)
+        role = workload_role(name, trust, f"IRSA role of {args.namespace}/{args.service_account}",
+                             args.managed_policy_arns, args.inline_policy, args.tags, child)
         self.arn = role.arn
         self.register_outputs({"arn": role.arn})

@@ -126,8 +126,9 @@ class Network(pulumi.ComponentResource):
             private = aws.ec2.Subnet(
                 f"{name}-private-{zone}", vpc_id=vpc.id, cidr_block=private_cidrs[index],
                 availability_zone=zone,
+                # karpenter.sh/discovery: where Karpenter's EC2NodeClass launches nodes (harmless without it).
                 tags={**tags, **cluster_tag, "kubernetes.io/role/internal-elb": "1",
-                      "Name": f"{args.cluster_name}-private-{zone}"},
+                      "karpenter.sh/discovery": args.cluster_name, "Name": f"{args.cluster_name}-private-{zone}"},
                 opts=child,
             )
             # With one NAT gateway every zone egresses through it (dev); per-AZ NAT keeps a

@@ -120,6 +120,15 @@ class PlatformMocks(pulumi.runtime.Mocks):
         name = args.inputs.get("name") or _autoname(args.name)
         return name, {"name": name, "arn": f"arn:aws:logs:{self.region}:{ACCOUNT_ID}:log-group:{name}"}
 
+    def _aws_sqs_queue_Queue(self, args):
+        name = args.inputs.get("name") or _autoname(args.name)
+        url = f"https://sqs.{self.region}.amazonaws.com/{ACCOUNT_ID}/{name}"
+        return url, {"name": name, "url": url, "arn": f"arn:aws:sqs:{self.region}:{ACCOUNT_ID}:{name}"}
+
+    def _aws_cloudwatch_eventRule_EventRule(self, args):
+        name = args.inputs.get("name") or _autoname(args.name)
+        return name, {"name": name, "arn": f"arn:aws:events:{self.region}:{ACCOUNT_ID}:rule/{name}"}
+
     def _random_index_randomPassword_RandomPassword(self, args):
         return args.name, {"result": "preflight-generated-password"}
 

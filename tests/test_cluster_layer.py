@@ -17,6 +17,13 @@ from preflight.stackfile import read_stack_file
 K8S_PROVIDER = "pulumi:providers:kubernetes"
 
 
+def needs_cluster_autoscaler(plan: PlanView) -> None:
+    """cluster-autoscaler's tests apply to stacks that run it (prod); dev runs Karpenter
+    (tests/test_karpenter.py checks which stack runs which)."""
+    if not [r for r in plan.of_type("kubernetes:helm.sh/v3:Release") if r["name"] == "autoscaler-chart"]:
+        pytest.skip(f"{plan.data['stack']} runs Karpenter, not cluster-autoscaler")
+
+
 def test_secrets_are_encrypted_with_a_rotating_dedicated_key(plan: PlanView):
     key = plan.one("aws:kms/key:Key")
     assert key["inputs"]["enableKeyRotation"] is True
@@ -61,14 +68,15 @@ def test_vpc_cni_enforces_network_policy_and_addons_are_pinned(plan: PlanView):
     assert "vpcCniOptions" not in inputs, "the cluster's own VPC CNI would be a second, role-less one"
     versions = [cni["addonVersion"], inputs["kubeProxyAddonOptions"]["version"]]
     versions += [a["inputs"]["addonVersion"] for a in plan.of_type("eks:index:Addon")]
-    assert len(versions) == 4 and all("eksbuild" in v for v in versions)
+    assert len(versions) == 5 and all("eksbuild" in v for v in versions)
     ebs = addon(plan, "aws-ebs-csi-driver")["inputs"]
     assert ebs["serviceAccountRoleArn"].startswith("arn:aws:iam::")
 
 
 def test_launch_templates_require_imdsv2_and_encrypted_gp3(plan: PlanView):
     templates = plan.of_type("aws:ec2/launchTemplate:LaunchTemplate")
-    assert len(templates) == 2, "one launch template per group, shared by its zones"
+    groups = {g["inputs"]["labels"]["eks-platform/node-group"] for g in plan.of_type("eks:index:ManagedNodeGroup")}
+    assert len(templates) == len(groups), "one launch template per group, shared by its zones"
     for template in templates:
         metadata = template["inputs"]["metadataOptions"]
         assert metadata["httpTokens"] == "required" and metadata["httpPutResponseHopLimit"] == 1
@@ -123,6 +131,8 @@ def irsa_trust(plan: PlanView, component_name: str) -> dict:
     ("autoscaler-irsa", "system:serviceaccount:kube-system:cluster-autoscaler"),
 ])
 def test_irsa_roles_trust_exactly_one_service_account(plan: PlanView, component, subject):
+    if component == "autoscaler-irsa":
+        needs_cluster_autoscaler(plan)
     statement, = irsa_trust(plan, component)["Statement"]
     assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
     provider_arn = statement["Principal"]["Federated"]
@@ -142,6 +152,7 @@ def test_every_in_cluster_resource_uses_the_cluster_provider(plan: PlanView):
 
 
 def test_autoscaler_policy_is_the_recommended_one_scoped_to_this_cluster(plan: PlanView, reference):
+    needs_cluster_autoscaler(plan)
     recommended = json.loads((reference / "iam" / "cluster-autoscaler-iam-policy.json").read_text())
     component = plan.one("eks-platform:iam:IrsaRole", "autoscaler-irsa")
     policy = json.loads(next(r for r in plan.children(component)
@@ -153,6 +164,7 @@ def test_autoscaler_policy_is_the_recommended_one_scoped_to_this_cluster(plan: P
 
 
 def test_autoscaler_discovers_by_cluster_and_matches_the_kubernetes_minor(plan: PlanView):
+    needs_cluster_autoscaler(plan)
     release = plan.one("kubernetes:helm.sh/v3:Release", "autoscaler-chart")["inputs"]
     values = release["values"]
     assert values["autoDiscovery"]["clusterName"] == f"eks-platform-{plan.data['stack']}"
@@ -203,28 +215,33 @@ def test_addons_that_run_pods_wait_for_every_node_group(plan: PlanView, addon_na
     assert "eksbuild" in inputs["inputs"]["addonVersion"]
 
 
-@pytest.mark.parametrize("release", ["addons-metrics-server", "autoscaler-chart"])
+@pytest.mark.parametrize("release", ["addons-metrics-server", "autoscaler-chart", "karpenter-chart"])
 def test_kube_system_releases_wait_for_every_node_group(plan: PlanView, release):
+    if release == "autoscaler-chart":
+        needs_cluster_autoscaler(plan)
+    elif release == "karpenter-chart" and not plan.of_type("eks-platform:cluster:Karpenter"):
+        pytest.skip(f"{plan.data['stack']} runs cluster-autoscaler")
     chart = plan.one("kubernetes:helm.sh/v3:Release", release)
     assert node_group_urns(plan) <= set(chart["dependencies"])
 
 
 def test_one_node_group_per_group_and_zone(plans):
-    for stack, zones in (("dev", 2), ("prod", 3)):
+    # dev runs Karpenter: only the group its controller runs on is a managed node group.
+    for stack, zones, names in (("dev", 2, {"system"}), ("prod", 3, {"system", "workload"})):
         plan = plans[stack]
         groups = plan.of_type(MNG)
-        assert len(groups) == 2 * zones
+        assert len(groups) == len(names) * zones
         by_group: dict[str, set[str]] = {}
         for group in groups:
             subnets = group["inputs"]["subnetIds"]
             assert len(subnets) == 1, "a managed node group in several AZs cannot keep zonal volumes' pods"
             name = group["inputs"]["labels"]["eks-platform/node-group"]
             by_group.setdefault(name, set()).add(subnets[0])
-        assert set(by_group) == {"system", "workload"}
+        assert set(by_group) == names
         assert all(len(subnets) == zones for subnets in by_group.values())
         assert len(set.union(*by_group.values())) == zones, "every group uses the same private subnets"
-        values = plan.one("kubernetes:helm.sh/v3:Release", "autoscaler-chart")["inputs"]["values"]
-        assert values["extraArgs"]["balance-similar-node-groups"] == "true"
+    values = plans["prod"].one("kubernetes:helm.sh/v3:Release", "autoscaler-chart")["inputs"]["values"]
+    assert values["extraArgs"]["balance-similar-node-groups"] == "true"
 
 
 def test_node_groups_are_named_by_prefix_and_follow_the_cluster_version(plan: PlanView):
@@ -288,6 +305,7 @@ def test_nodes_pull_images_only_and_aws_node_has_its_own_role(plan: PlanView):
 
 
 def test_autoscaler_may_remove_nodes_whose_pods_only_have_scratch_emptydirs(plan: PlanView):
+    needs_cluster_autoscaler(plan)
     values = plan.one("kubernetes:helm.sh/v3:Release", "autoscaler-chart")["inputs"]["values"]
     assert values["extraArgs"]["skip-nodes-with-local-storage"] == "false"
 

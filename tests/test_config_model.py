@@ -67,12 +67,12 @@ def test_unquoted_version_is_refused(dev):
 
 
 def test_negative_count(dev):
-    dev["nodeGroups"][1]["minSize"] = -1
-    assert any(p == "nodeGroups[1].minSize: must be greater than or equal to 0 (given -1)" for p in problems(dev))
+    dev["nodeGroups"][0]["minSize"] = -1
+    assert any(p == "nodeGroups[0].minSize: must be greater than or equal to 0 (given -1)" for p in problems(dev))
 
 
 def test_duplicate_and_invalid_names(dev):
-    dev["nodeGroups"][1]["name"] = dev["nodeGroups"][0]["name"]
+    dev["nodeGroups"].append(dict(dev["nodeGroups"][0]))
     assert "nodeGroups: node group name 'system' is used more than once" in problems(dev)
     dev["nodeGroups"][1]["name"] = "Workers_1"
     assert any(p.startswith("nodeGroups[1].name: must be a DNS-1123 label") for p in problems(dev))

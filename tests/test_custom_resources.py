@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from components.charts import CHARTS
 from conftest import STACKS, PlanView
 from crd_schema import load_crds, validation_errors
 from test_render import builtin_kind
@@ -18,6 +19,8 @@ CRD_CHARTS = {
     "monitoring.coreos.com": "kube-prometheus-stack",
     "elasticsearch.k8s.elastic.co": "eck-operator",
     "kibana.k8s.elastic.co": "eck-operator",
+    "karpenter.sh": CHARTS["karpenter"].reference,
+    "karpenter.k8s.aws": CHARTS["karpenter"].reference,
 }
 
 

@@ -11,7 +11,7 @@ import ipaddress
 import re
 import types
 import typing
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, SecretStr, ValidationInfo,
                       field_validator)
@@ -205,3 +205,12 @@ def quantity_value(quantity: str) -> float:
         raise ValueError(f"not a quantity: {quantity!r}")
     number, unit = match.groups()
     return float(number) * _UNITS[unit]
+
+
+class TaintConfig(StrictModel):
+    """A Kubernetes taint on every node of a group (nodeGroups) or pool (Karpenter's nodePools),
+    with the effect in the EKS spelling."""
+
+    key: LabelKey
+    value: LabelValue = ""
+    effect: Literal["NO_SCHEDULE", "NO_EXECUTE", "PREFER_NO_SCHEDULE"]

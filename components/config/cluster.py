@@ -8,8 +8,9 @@ from typing import Annotated, Literal, Optional
 
 from pydantic import Field, field_validator, model_validator
 
+from .karpenter import KarpenterConfig
 from .base import (Cidr, DnsLabel, Duration, IamPrincipalArn, LabelKey, LabelValue, QuotedString, StrictModel,
-                   pattern)
+                   TaintConfig, pattern)
 
 # CloudWatch Logs accepts only these retention periods (days).
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
@@ -138,14 +139,6 @@ class ClusterConfig(StrictModel):
         return value
 
 
-class TaintConfig(StrictModel):
-    """A Kubernetes taint on every node of the group."""
-
-    key: LabelKey
-    value: LabelValue = ""
-    effect: Literal["NO_SCHEDULE", "NO_EXECUTE", "PREFER_NO_SCHEDULE"]
-
-
 class NodeGroupConfig(StrictModel):
     """One group of nodes: an EKS managed node group in each availability zone.
 
@@ -209,6 +202,11 @@ class AddonVersionsConfig(StrictModel):
     """Must be the cluster's Kubernetes minor (v<minor>.x-eksbuild.n)."""
     ebs_csi_driver: AddonVersion = "v1.55.0-eksbuild.2"
     """Any minor EKS supports."""
+    pod_identity_agent: AddonVersion = "v1.3.10-eksbuild.3"
+    """EKS Pod Identity agent (a DaemonSet). AWS's user guide has no version table for it: this is
+    the build public EKS stacks for Kubernetes 1.35 pin (found by code search, beside kube-proxy
+    v1.35.3 builds; one reports it as AWS's default for 1.35). Any minor EKS supports. Confirm with
+    `aws eks describe-addon-versions --addon-name eks-pod-identity-agent --kubernetes-version 1.35`."""
 
 
 # The CoreDNS lines AWS's managing-coredns tables have listed for each Kubernetes minor (a
@@ -270,7 +268,12 @@ AUTOSCALER_IMAGE_TAGS = {"1.33": "v1.33.0", "1.34": "v1.34.0", "1.35": "v1.35.2"
 
 
 class AutoscalerConfig(StrictModel):
-    """cluster-autoscaler behaviour."""
+    """Who adds and removes nodes: cluster-autoscaler (scales the managed node groups) or Karpenter
+    (launches nodes for pending pods from its NodePools; `karpenter` below)."""
+
+    kind: Literal["cluster-autoscaler", "karpenter"] = "cluster-autoscaler"
+    karpenter: KarpenterConfig = Field(default_factory=KarpenterConfig)
+    """Used when kind is karpenter; the keys below are cluster-autoscaler's."""
 
     expander: Literal["least-waste", "random", "most-pods", "priority", "price"] = "least-waste"
     scale_down_unneeded_time: Duration = "10m"

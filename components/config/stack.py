@@ -25,6 +25,7 @@ from .cluster import (
     node_group_name_issues,
 )
 from .issues import ConfigIssue, key_path
+from .karpenter import karpenter_issues
 from .names import name_issues
 from .regions import AVAILABILITY_ZONES
 from .services import NULL_RECEIVER, CertManagerConfig, IngressConfig, LoggingConfig, MonitoringConfig
@@ -108,6 +109,8 @@ def cross_key_issues(config: StackConfig) -> list[ConfigIssue]:
             f"no cluster-autoscaler image is known for Kubernetes {version} (known: "
             f"{sorted(AUTOSCALER_IMAGE_TAGS)}); set the matching v{version}.x tag",
         ))
+
+    issues += karpenter_issues(config.autoscaler, config.node_groups)
 
     zones = AVAILABILITY_ZONES[config.region]
     if config.network.az_count > zones:

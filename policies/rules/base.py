@@ -86,6 +86,7 @@ CLUSTER_SCOPED_KINDS = frozenset({
 CLUSTER_SCOPED_CUSTOM_KINDS = frozenset({
     ("cert-manager.io", "ClusterIssuer"), ("gateway.networking.k8s.io", "GatewayClass"),
     ("snapshot.storage.k8s.io", "VolumeSnapshotClass"), ("snapshot.storage.k8s.io", "VolumeSnapshotContent"),
+    ("karpenter.sh", "NodePool"), ("karpenter.sh", "NodeClaim"), ("karpenter.k8s.aws", "EC2NodeClass"),
 })
 
 

@@ -24,13 +24,15 @@ CHART_CRDS: dict[str, tuple[tuple[str, ...], Any]] = {
                       "autoscaling.k8s.elastic.co"), lambda v: v.get("installCRDs") is not False),
     # traefik's crds/ folder (Helm installs crds/ unless --skip-crds).
     "traefik": (("traefik.io", "hub.traefik.io"), lambda v: True),
+    # karpenter's crds/ folder (NodePool, NodeClaim, EC2NodeClass; reference/SOURCES.md).
+    "karpenter": (("karpenter.sh", "karpenter.k8s.aws"), lambda v: True),
 }
 
 
 # The served version of each group above that charts test for with .Capabilities.APIVersions.
 GROUP_VERSIONS = {"monitoring.coreos.com": ("v1",), "cert-manager.io": ("v1",), "acme.cert-manager.io": ("v1",),
                   "elasticsearch.k8s.elastic.co": ("v1",), "kibana.k8s.elastic.co": ("v1",),
-                  "traefik.io": ("v1alpha1",)}
+                  "traefik.io": ("v1alpha1",), "karpenter.sh": ("v1",), "karpenter.k8s.aws": ("v1",)}
 
 
 def installed_api_versions(releases: list[Release]) -> list[str]:
@@ -40,7 +42,8 @@ def installed_api_versions(releases: list[Release]) -> list[str]:
 
 
 def chart_crd_groups(release: Release) -> tuple[str, ...]:
-    groups, enabled = CHART_CRDS.get(release.chart, ((), None))
+    # An OCI chart is named by its full path (oci://public.ecr.aws/karpenter/karpenter).
+    groups, enabled = CHART_CRDS.get(release.chart.rsplit("/", 1)[-1], ((), None))
     return groups if groups and enabled(release.values) else ()
 
 

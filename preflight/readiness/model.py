@@ -19,6 +19,7 @@ CLUSTER_SCOPED = frozenset({
     "CustomResourceDefinition", "ClusterIssuer", "IngressClass", "MutatingWebhookConfiguration",
     "ValidatingWebhookConfiguration", "APIService", "CSIDriver", "RuntimeClass",
     "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding",
+    "NodePool", "EC2NodeClass", "NodeClaim",  # Karpenter
 })
 
 

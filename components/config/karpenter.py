@@ -1,0 +1,115 @@
+"""Stack config for Karpenter (`autoscaler.kind: karpenter`): where its controller runs and the
+NodePools it provisions nodes for.
+
+With Karpenter, managed node groups hold only the capacity Karpenter itself needs: the group its
+controller runs on (`controllerNodeGroup`). Karpenter must not run on nodes it manages (its chart
+keeps it off them), so that group stays a managed node group. Any other group in `nodeGroups` is
+refused unless it is listed in `retainedNodeGroups`: the way to keep old groups while their
+workloads move to Karpenter nodes (docs/runbook.md, "Turning Karpenter on").
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+
+from .base import DnsLabel, LabelKey, LabelValue, Quantity, StrictModel, TaintConfig, pattern
+from .issues import ConfigIssue
+
+# Karpenter's own duration syntax (NodePool CRD: consolidateAfter, expireAfter).
+KarpenterDuration = Annotated[str, pattern(r"([0-9]+(s|m|h))+|Never", "a Karpenter duration", "30s")]
+BudgetDuration = Annotated[str, pattern(r"(([0-9]+(h|m))|([0-9]+h[0-9]+m))(0s)?", "a duration in h/m", "8h")]
+BudgetNodes = Annotated[str, pattern(r"((100|[0-9]{1,2})%|[0-9]+)", "a node count or percentage", "10%")]
+# EC2NodeClass amiSelectorTerms alias: family@version, e.g. al2023@latest or al2023@v20260101.
+AmiAlias = Annotated[str, pattern(r"(al2023|bottlerocket)@(latest|v[0-9][0-9.]*)",
+                                  "an AL2023 or Bottlerocket AMI alias", "al2023@latest")]
+
+
+class DisruptionBudgetConfig(StrictModel):
+    """How many of a NodePool's nodes Karpenter may disrupt at once (NodePool disruption.budgets)."""
+
+    nodes: BudgetNodes = "10%"
+    schedule: str | None = None
+    """A cron schedule when the budget applies (with duration), e.g. '0 9 * * mon-fri'."""
+    duration: BudgetDuration | None = None
+    reasons: list[Literal["Underutilized", "Empty", "Drifted"]] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _schedule_with_duration(self) -> "DisruptionBudgetConfig":
+        if (self.schedule is None) != (self.duration is None):
+            raise ValueError("schedule and duration go together: set both or neither")
+        return self
+
+
+class NodePoolConfig(StrictModel):
+    """One Karpenter NodePool: what nodes it may launch, how many, and when it may remove them."""
+
+    name: DnsLabel
+    capacity_types: list[Literal["spot", "on-demand"]] = Field(min_length=1)
+    """spot in dev (cheap, interruptible: the interruption queue drains a node before EC2 takes it);
+    on-demand in prod."""
+    instance_categories: list[Annotated[str, pattern(r"[a-z]+", "an EC2 instance category", "m")]] = \
+        Field(default_factory=lambda: ["c", "m", "r"], min_length=1)
+    instance_generation_above: int = Field(5, ge=0)
+    """Only instance generations newer than this (6 and later by default)."""
+    architectures: list[Literal["amd64", "arm64"]] = Field(default_factory=lambda: ["amd64"], min_length=1)
+    cpu_limit: Quantity
+    """The most CPU all of this pool's nodes may have together: Karpenter stops launching there."""
+    memory_limit: Quantity
+    consolidation_policy: Literal["WhenEmpty", "WhenEmptyOrUnderutilized"] = "WhenEmptyOrUnderutilized"
+    consolidate_after: KarpenterDuration = "1m"
+    expire_after: KarpenterDuration = "720h"
+    """Nodes are replaced after this long (fresh AMIs and patches); 'Never' to keep them."""
+    budgets: list[DisruptionBudgetConfig] = Field(default_factory=lambda: [DisruptionBudgetConfig()], min_length=1)
+    labels: dict[LabelKey, LabelValue] = Field(default_factory=dict)
+    taints: list[TaintConfig] = Field(default_factory=list)
+    """As in nodeGroups (effect NO_SCHEDULE, NO_EXECUTE or PREFER_NO_SCHEDULE)."""
+    weight: int | None = Field(None, ge=1, le=100)
+
+
+class KarpenterConfig(StrictModel):
+    """Karpenter (used when autoscaler.kind is karpenter)."""
+
+    controller_node_group: DnsLabel = "system"
+    """The managed node group (nodeGroups[].name) the Karpenter controller runs on."""
+    retained_node_groups: list[DnsLabel] = Field(default_factory=list)
+    """Other managed node groups kept while their workloads move to Karpenter nodes (nothing scales
+    them); remove them from nodeGroups and here once drained."""
+    ami_alias: AmiAlias = "al2023@latest"
+    """EC2NodeClass AMI; pin a version (al2023@v20260101) in prod so nodes change only when you say."""
+    root_volume_gib: int = Field(50, ge=20, le=16384)
+    node_pools: list[NodePoolConfig] = Field(default_factory=list)
+
+
+def karpenter_issues(autoscaler, node_groups) -> list[ConfigIssue]:
+    """Cross-key checks when autoscaler.kind is karpenter (empty otherwise)."""
+    if autoscaler.kind != "karpenter":
+        return []
+    cfg: KarpenterConfig = autoscaler.karpenter
+    issues = []
+    names = [group.name for group in node_groups]
+    if cfg.controller_node_group not in names:
+        issues.append(ConfigIssue("autoscaler.karpenter.controllerNodeGroup", (
+            f"names node group {cfg.controller_node_group!r}, which is not in nodeGroups (groups: {names}); "
+            "Karpenter's controller needs a managed node group to run on (it never runs on nodes it launches)")))
+    for r, retained in enumerate(cfg.retained_node_groups):
+        if retained not in names:
+            issues.append(ConfigIssue(f"autoscaler.karpenter.retainedNodeGroups[{r}]",
+                                      f"{retained!r} is not in nodeGroups (groups: {names}); remove it"))
+    kept = {cfg.controller_node_group, *cfg.retained_node_groups}
+    for g, name in enumerate(names):
+        if name not in kept:
+            issues.append(ConfigIssue(f"nodeGroups[{g}]", (
+                f"{name!r}: with autoscaler.kind karpenter, nodeGroups holds only the group Karpenter runs on "
+                f"({cfg.controller_node_group!r}); nothing would scale this one. Give its capacity to "
+                "autoscaler.karpenter.nodePools, or list it in autoscaler.karpenter.retainedNodeGroups "
+                "while you drain it (docs/runbook.md)")))
+    if not cfg.node_pools:
+        issues.append(ConfigIssue("autoscaler.karpenter.nodePools", (
+            "karpenter needs at least one NodePool, e.g. [{name: general, capacityTypes: [on-demand], "
+            "cpuLimit: '64', memoryLimit: 256Gi}]")))
+    pool_names = [pool.name for pool in cfg.node_pools]
+    for name in sorted({n for n in pool_names if pool_names.count(n) > 1}):
+        issues.append(ConfigIssue("autoscaler.karpenter.nodePools", f"NodePool name {name!r} is used more than once"))
+    return issues
