@@ -151,6 +151,9 @@ def test_a_default_deny_logging_namespace_must_let_fluent_bit_and_the_ilm_job_re
     result = assess(regs, stack_config("prod"))
     fluent_bit = _blocked(result, "logging/fluent-bit (log shipper)", "logging/logs (Elasticsearch) :9200/TCP")
     assert fluent_bit and "egress of logging/fluent-bit (log shipper)" in fluent_bit[0].message
+    # its kubernetes filter asks the API server for pod metadata; Prometheus scrapes its ServiceMonitor
+    assert _blocked(result, "logging/fluent-bit (log shipper)", "kube-apiserver :443/TCP")
+    assert _blocked(result, "monitoring/kube-prometheus-stack (prometheus)", "logging/fluent-bit (log shipper) :2020")
     job = of_kind(regs, "Job", "logging")[0]
     ilm = [f for f in of_check(result, "readiness-network-blocked")
            if f"resource {job.name})" in f.resource and "(Elasticsearch) :9200/TCP" in f.message]

@@ -64,26 +64,40 @@ def ingress_classes(release: Release) -> list[tuple[str, bool]]:
 
 
 def chart_pods(release: Release) -> list[dict[str, Any]]:
-    """Pods a chart runs, as the chart's selector labels and ports give them."""
+    """Pods a chart runs, as the chart's selector labels and ports give them; `api`: they call
+    the Kubernetes API (controllers, discovery, Fluent Bit's kubernetes filter); `scrape`: the
+    port the chart's own ServiceMonitor has Prometheus scrape, when its values turn one on."""
     values, name = release.values, release.name
     if release.chart == "traefik":
+        monitored = dig(values, "metrics", "prometheus", "serviceMonitor", "enabled") is True
         return [{"role": "ingress controller", "labels": {"app.kubernetes.io/name": "traefik",
                                                           "app.kubernetes.io/instance": f"{name}-{release.namespace}"},
-                 "ports": {"web": 8000, "websecure": 8443, "metrics": 9100}}]
+                 "ports": {"web": 8000, "websecure": 8443, "metrics": 9100}, "api": True,
+                 "scrape": "metrics" if monitored else None}]
     if release.chart == "kube-prometheus-stack":
         pods = [{"role": "prometheus", "labels": {"app.kubernetes.io/name": "prometheus",
-                                                  "prometheus": f"{name}-prometheus"}, "ports": {"http-web": 9090}}]
+                                                  "prometheus": f"{name}-prometheus"}, "ports": {"http-web": 9090},
+                 "api": True}]
         if dig(values, "grafana", "enabled") is not False:
             pods.append({"role": "grafana", "labels": {"app.kubernetes.io/name": "grafana",
                                                        "app.kubernetes.io/instance": name},
-                         "ports": {"grafana": 3000}, "services": {f"{name}-grafana": {80: "grafana"}}})
+                         "ports": {"grafana": 3000}, "services": {f"{name}-grafana": {80: "grafana"}},
+                         "api": dig(values, "grafana", "sidecar", "dashboards", "enabled") is True})
         return pods
     if release.chart == "fluent-bit":
         return [{"role": "log shipper", "labels": {"app.kubernetes.io/name": "fluent-bit",
                                                    "app.kubernetes.io/instance": name}, "ports": {"http": 2020},
-                 "config": values}]
+                 "api": True, "scrape": "http" if dig(values, "serviceMonitor", "enabled") is True else None}]
     if release.chart == "eck-operator":
-        return [{"role": "operator", "labels": {"control-plane": "elastic-operator"}, "ports": {"https": 9443}}]
+        return [{"role": "operator", "labels": {"control-plane": "elastic-operator"}, "ports": {"https": 9443},
+                 "api": True}]
+    if release.chart == "cert-manager":
+        monitored = dig(values, "prometheus", "enabled") is not False and \
+            dig(values, "prometheus", "servicemonitor", "enabled") is True
+        return [{"role": "controller", "labels": {"app.kubernetes.io/name": "cert-manager",
+                                                  "app.kubernetes.io/instance": name,
+                                                  "app.kubernetes.io/component": "controller"},
+                 "ports": {"http-metrics": 9402}, "api": True, "scrape": "http-metrics" if monitored else None}]
     return []
 
 

@@ -34,6 +34,10 @@ class Endpoint:
     release: str = ""
     role: str = ""
     host_network: bool = False
+    calls_api: bool = False
+    """A chart's pod known to call the Kubernetes API (its contents not rendered)."""
+    scrape: Optional[str] = None
+    """The port a chart's own ServiceMonitor scrapes (its contents not rendered)."""
 
     @property
     def external(self) -> bool:

@@ -52,7 +52,8 @@ def _workload_endpoint(workload: Workload, release: str = "") -> Endpoint:
 
 def _known_endpoint(entry: dict[str, Any], namespace: str, owner: str, release: str = "") -> Endpoint:
     return Endpoint(f"{namespace}/{owner} ({entry['role']})", namespace, entry["labels"], port_map(entry["ports"]),
-                    release=release, role=entry["role"])
+                    release=release, role=entry["role"], calls_api=bool(entry.get("api")),
+                    scrape=entry.get("scrape"))
 
 
 @dataclass
@@ -223,10 +224,21 @@ def intents(cluster: Cluster, network: Network, releases: list[Release], solvers
                         want(scraper, target, target_port if endpoint_spec.get("port") else port,
                              f"ServiceMonitor {monitor.namespace}/{monitor.name}")
 
+    for grafana in [e for e in pods if e.role == "grafana"]:
+        for scraper in prometheus:
+            if scraper.release == grafana.release:
+                want(grafana, scraper, "http-web", "Grafana's Prometheus datasource")
+    for endpoint in pods:
+        if endpoint.scrape:
+            for scraper in prometheus:
+                want(scraper, endpoint, endpoint.scrape, f"ServiceMonitor of chart {endpoint.release}")
+
     # Pods with a ServiceAccount token -> the API server; with IRSA -> AWS on 443.
     accounts = {(a.namespace, a.name): a for a in cluster.of_kind("ServiceAccount")}
     for endpoint in pods:
         workload = endpoint.workload
+        if endpoint.calls_api:
+            want(endpoint, network.api_server, 443, "a chart's controller or agent calls the Kubernetes API")
         if workload is None or workload.synthesized:
             continue
         account = accounts.get((endpoint.namespace, workload.spec.get("serviceAccountName") or "default"))
