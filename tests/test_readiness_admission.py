@@ -206,3 +206,25 @@ def test_team_quota_from_stack_config_is_what_the_plan_checks(prod, tmp_path):
 
 def test_copies_do_not_leak_between_tests(prod):
     assert copy.deepcopy(prod.resources) == prod.resources
+
+
+def test_odd_manifests_are_left_to_the_schema_check_not_a_traceback():
+    odd = [
+        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "odd", "namespace": "team"},
+         "spec": {"replicas": "two", "strategy": {"rollingUpdate": {"maxSurge": "lots"}}, "template": {"spec": {
+             "containers": [{"name": "c", "ports": [{"containerPort": "http"}],
+                             "resources": {"limits": {"cpu": "a lot"}}}, "not a container"]}}}},
+        {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "metadata": {"name": "odd",
+                                                                                        "namespace": "team"},
+         "spec": {"scaleTargetRef": {"kind": "Deployment", "name": "odd"}, "minReplicas": "x"}},
+        {**LIMITS, "spec": {"limits": [{"type": "Container", "min": {"cpu": "tiny"}, "max": {"memory": []}}]}},
+        _quota(**{"requests.cpu": "one"}),
+        {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": "np", "namespace": "team"},
+         "spec": {"podSelector": {}, "egress": [{"to": [{"ipBlock": {"cidr": "not-a-cidr"}}],
+                                                 "ports": [{"port": "8x", "endPort": "y"}]}]}},
+        {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": "i", "namespace": "team",
+                                                                               "annotations": {}},
+         "spec": {"tls": ["not-a-mapping"]}},
+    ]
+    result = manifests_assess(odd)
+    assert "Reachability:" in "\n".join(result.lines)

@@ -137,6 +137,8 @@ def _bound_problems(where: str, item: Mapping[str, Any], requests: dict[str, flo
     problems = []
     for key, bound in (item.get("min") or {}).items():
         minimum = quantity(bound)
+        if minimum is None:
+            continue
         if key not in requests:
             problems.append(f"{where}: minimum {key} is {bound} but no request is set")
         elif requests[key] < minimum:
@@ -145,6 +147,8 @@ def _bound_problems(where: str, item: Mapping[str, Any], requests: dict[str, flo
             problems.append(f"{where}: {key} limit {show(key, limits[key])} is below the minimum {bound}")
     for key, bound in (item.get("max") or {}).items():
         maximum = quantity(bound)
+        if maximum is None:
+            continue
         if key not in limits:
             problems.append(f"{where}: maximum {key} is {bound} but no limit is set")
         elif limits[key] > maximum:
@@ -154,7 +158,7 @@ def _bound_problems(where: str, item: Mapping[str, Any], requests: dict[str, flo
     for key, bound in (item.get("maxLimitRequestRatio") or {}).items():
         if key in limits and requests.get(key):
             ratio = limits[key] / requests[key]
-            if ratio > quantity(bound):
+            if quantity(bound) is not None and ratio > quantity(bound):
                 problems.append(f"{where}: {key} limit/request ratio {ratio:g} is above {bound}")
     return problems
 

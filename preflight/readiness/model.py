@@ -139,22 +139,31 @@ class Workload:
         named = {}
         for container in self.containers(init=False):
             for port in container.get("ports") or []:
-                if isinstance(port, Mapping) and port.get("name") and port.get("containerPort"):
-                    named[port["name"]] = (int(port["containerPort"]), port.get("protocol") or "TCP")
+                if isinstance(port, Mapping) and port.get("name") and as_int(port.get("containerPort"), 0):
+                    named[port["name"]] = (as_int(port["containerPort"], 0), port.get("protocol") or "TCP")
         return named
 
     def port_numbers(self) -> list[tuple[int, str]]:
-        return sorted({(int(p["containerPort"]), p.get("protocol") or "TCP")
+        return sorted({(as_int(p["containerPort"], 0), p.get("protocol") or "TCP")
                        for c in self.containers(init=False) for p in c.get("ports") or []
-                       if isinstance(p, Mapping) and p.get("containerPort")})
+                       if isinstance(p, Mapping) and as_int(p.get("containerPort"), 0)})
+
+
+def as_int(value: Any, default: int) -> int:
+    """An integer field as the API would read it; anything else (a typo, an expression) -> default."""
+    if isinstance(value, bool):
+        return default
+    if isinstance(value, (int, float)):
+        return int(value)
+    return int(value) if isinstance(value, str) and value.isdigit() else default
 
 
 def rolling_amount(value: Any, replicas: int, default: str, round_up: bool) -> int:
     value = default if value is None else value
-    if isinstance(value, str) and value.endswith("%"):
+    if isinstance(value, str) and value.endswith("%") and value[:-1].isdigit():
         exact = replicas * int(value[:-1]) / 100
         return ceil(exact) if round_up else int(exact)
-    return int(value)
+    return as_int(value, 0)
 
 
 def workload_of(obj: Obj, hpa_min: dict[tuple[str, str, str], int]) -> Optional[Workload]:
@@ -172,10 +181,10 @@ def workload_of(obj: Obj, hpa_min: dict[tuple[str, str, str], int]) -> Optional[
     replicas = 1
     if kind in ("Deployment", "StatefulSet", "ReplicaSet"):
         declared = obj.get("spec", "replicas")
-        replicas = int(declared) if isinstance(declared, (int, float)) else 1
+        replicas = as_int(declared, 1)
         replicas = hpa_min.get((obj.namespace, kind, obj.name), replicas)
     elif kind == "Job":
-        replicas = int(obj.get("spec", "parallelism") or 1)
+        replicas = as_int(obj.get("spec", "parallelism"), 1)
     surge = 0
     if kind == "Deployment" and (obj.get("spec", "strategy", "type") or "RollingUpdate") == "RollingUpdate":
         surge = rolling_amount(obj.get("spec", "strategy", "rollingUpdate", "maxSurge"), replicas, "25%", True)
@@ -198,8 +207,8 @@ class Cluster:
         hpa_min = {}
         for hpa in self.of_kind("HorizontalPodAutoscaler"):
             target = hpa.get("spec", "scaleTargetRef") or {}
-            hpa_min[(hpa.namespace, target.get("kind"), target.get("name"))] = int(
-                hpa.get("spec", "minReplicas") or 1)
+            hpa_min[(hpa.namespace, target.get("kind"), target.get("name"))] = as_int(
+                hpa.get("spec", "minReplicas"), 1)
         self.workloads: list[Workload] = [w for w in (workload_of(o, hpa_min) for o in objects) if w]
 
     def of_kind(self, kind: str) -> list[Obj]:

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from .model import Cluster, Obj, Workload, selects
+from .model import Cluster, Obj, Workload, as_int, selects
 
 
 @dataclass(eq=False)
@@ -77,8 +77,11 @@ class Policies:
             block = peer.get("ipBlock") or {}
             if not other.external:
                 return False
-            network = ipaddress.ip_network(block.get("cidr"), strict=False)
-            excepted = [ipaddress.ip_network(e, strict=False) for e in block.get("except") or []]
+            try:
+                network = ipaddress.ip_network(block.get("cidr"), strict=False)
+                excepted = [ipaddress.ip_network(e, strict=False) for e in block.get("except") or []]
+            except (TypeError, ValueError):
+                return False  # the API server refuses such a policy; the schema check reports it
             return any(ipaddress.ip_address(a) in network and not any(ipaddress.ip_address(a) in e for e in excepted)
                        for a in other.addresses)
         if other.external:
@@ -105,7 +108,7 @@ class Policies:
             if isinstance(wanted, str):
                 if target.ports.get(wanted) == (port, protocol):
                     return True
-            elif int(wanted) <= port <= int(entry.get("endPort") or wanted):
+            elif as_int(wanted, -1) <= port <= as_int(entry.get("endPort") or wanted, -1):
                 return True
         return False
 

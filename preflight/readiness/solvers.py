@@ -131,7 +131,8 @@ def http01_solvers(cluster: Cluster, releases: list[Release]) -> list[Solver]:
         if issuer is None:
             continue
         labels = ingress.get("metadata", "labels") or {}
-        hosts = [h for entry in ingress.get("spec", "tls") or [] for h in entry.get("hosts") or []]
+        hosts = [h for entry in ingress.get("spec", "tls") or [] if isinstance(entry, Mapping)
+                 for h in entry.get("hosts") or [] if isinstance(h, str)]
         for host in hosts:
             solver = choose_solver(issuer, host, labels)
             http01 = dig(solver, "http01")
