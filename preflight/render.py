@@ -23,6 +23,11 @@ MARKER = ".preflight-render"
 NOT_OBJECTS = ("pulumi:providers:", "kubernetes:helm.sh/", "kubernetes:yaml", "kubernetes:kustomize")
 
 
+APPLY_ORDER = {kind: rank for rank, kind in enumerate((
+    "Namespace", "CustomResourceDefinition", "StorageClass", "PriorityClass", "ClusterRole", "ClusterRoleBinding",
+    "ServiceAccount", "Secret", "ConfigMap", "LimitRange", "ResourceQuota", "NetworkPolicy", "Role", "RoleBinding"))}
+
+
 def is_kubernetes_object(resource_type: str) -> bool:
     return resource_type.startswith("kubernetes:") and not resource_type.startswith(NOT_OBJECTS)
 
@@ -40,7 +45,11 @@ def manifests(plan: Plan) -> list[tuple[str, dict[str, Any]]]:
         ordered = {key: manifest[key] for key in ("apiVersion", "kind", "metadata") if key in manifest}
         ordered.update({k: v for k, v in manifest.items() if k not in ordered})
         result.append((resource.name, ordered))
-    return result
+    # Registration order varies between runs (outputs resolve concurrently): order by what
+    # `kubectl apply` needs first, then by namespace and name, so two renders diff cleanly.
+    return sorted(result, key=lambda item: (APPLY_ORDER.get(item[1].get("kind"), len(APPLY_ORDER)),
+                                            item[1]["metadata"].get("namespace") or "", item[1].get("kind") or "",
+                                            item[1]["metadata"]["name"], item[0]))
 
 
 def claim_out_dir(out_dir: Path) -> list[str]:

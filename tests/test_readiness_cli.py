@@ -78,3 +78,14 @@ def test_readme_lists_every_readiness_check():
 def test_fixture_chart_is_small():
     chart = ROOT / "tests" / "fixtures" / "charts" / "readiness-demo"
     assert sum(p.stat().st_size for p in Path(chart).rglob("*") if p.is_file()) < 8000
+
+
+def test_two_renders_diff_cleanly(rendered, tmp_path):
+    again = tmp_path / "again"
+    result = run_preflight("render", "--stack", "dev", "--out", str(again), "--no-charts")
+    assert result.returncode == 0, result.stderr
+    first = {p.name: p.read_text() for p in rendered["dev"].glob("*.yaml")}
+    second = {p.name: p.read_text() for p in again.glob("*.yaml")}
+    assert first == second
+    names = sorted(first)
+    assert names[0].startswith("000-namespace-") and any("-storageclass-" in n for n in names)
