@@ -62,7 +62,7 @@ def read_compose_file(path: Path, environ: Optional[Mapping[str, str]] = None) -
     variables.update(os.environ if environ is None else environ)
     problems: list[tuple[Optional[str], str]] = []
     resolved = _interpolate_tree(document, variables, (), problems)
-    return ComposeFile(path=path, services=resolved["services"], volumes=_mapping(resolved.get("volumes")),
+    return ComposeFile(path=path, services=_mapping(resolved["services"]), volumes=_mapping(resolved.get("volumes")),
                        secrets=_mapping(resolved.get("secrets")), interpolation=problems, variables=variables)
 
 
