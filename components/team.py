@@ -15,8 +15,8 @@ from components.config.tenancy import TeamConfig, secret_ref_order
 from components.ingress_controller import NAMESPACE as INGRESS_NAMESPACE
 from components.ingress_controller import POD_LABELS as TRAEFIK_POD_LABELS
 from components.namespaces import labelled_namespace
-from components.team_admission import team_admission_policies
 from components.naming import iam_key
+from components.team_admission import team_admission_policies
 from components.team_rbac import group_name, role_rules
 
 TEAM_LABEL = "eks-platform/team"
@@ -129,15 +129,14 @@ class Team(pulumi.ComponentResource):
             k8s.networking.v1.NetworkPolicy(f"{name}-{policy_name}", metadata=meta(policy_name), spec=spec,
                                             opts=in_namespace)
 
-        for policy_name, spec in team_admission_policies(team.name, [a.host for a in team.apps if a.host]).items():
-            # Cluster-scoped, and in force before anyone of the team can write to the namespace.
+        for role, spec in team_admission_policies(team.name, [a.host for a in team.apps if a.host]).items():
+            # Cluster-scoped objects, one pair per team and concern (team_admission.py).
+            object_meta = k8s.meta.v1.ObjectMetaArgs(name=f"team-{team.name}-{role}", labels=labels)
             policy = k8s.admissionregistration.v1.ValidatingAdmissionPolicy(
-                f"{name}-{policy_name.removeprefix(f'team-{team.name}-')}-policy",
-                metadata=k8s.meta.v1.ObjectMetaArgs(name=policy_name, labels=labels), spec=spec, opts=in_cluster)
+                f"{name}-{role}-policy", metadata=object_meta, spec=spec, opts=in_cluster)
             k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(
-                f"{name}-{policy_name.removeprefix(f'team-{team.name}-')}-binding",
-                metadata=k8s.meta.v1.ObjectMetaArgs(name=policy_name, labels=labels),
-                spec={"policyName": policy_name, "validationActions": ["Deny"]},
+                f"{name}-{role}-binding", metadata=object_meta,
+                spec={"policyName": f"team-{team.name}-{role}", "validationActions": ["Deny"]},
                 opts=pulumi.ResourceOptions.merge(in_cluster, pulumi.ResourceOptions(depends_on=[policy])))
 
         for level in ACCESS_LEVELS:

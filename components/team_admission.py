@@ -92,6 +92,5 @@ def developer_secrets_policy(team: str) -> dict[str, Any]:
 
 
 def team_admission_policies(team: str, hosts: list[str]) -> dict[str, dict[str, Any]]:
-    """ValidatingAdmissionPolicy name -> spec, for one team."""
-    return {f"team-{team}-ingress-hosts": ingress_hosts_policy(team, hosts),
-            f"team-{team}-developer-secrets": developer_secrets_policy(team)}
+    """concern -> ValidatingAdmissionPolicy spec, for one team (objects `team-<team>-<concern>`)."""
+    return {"ingress-hosts": ingress_hosts_policy(team, hosts), "developer-secrets": developer_secrets_policy(team)}
