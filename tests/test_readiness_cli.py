@@ -89,3 +89,14 @@ def test_two_renders_diff_cleanly(rendered, tmp_path):
     assert first == second
     names = sorted(first)
     assert names[0].startswith("000-namespace-") and any("-storageclass-" in n for n in names)
+
+
+def test_the_shipped_stacks_come_up(plans):
+    """Both shipped plans pass every readiness check (dev's pack config is advisory, so only
+    this test stops a dev-only blocker), and every intended connection is allowed."""
+    from readiness_support import assess, registrations, stack_config
+
+    for stack in ("dev", "prod"):
+        result = assess(registrations(plans[stack]), stack_config(stack))
+        assert [(f.check, f.resource, f.message) for f in result.findings] == [], stack
+        assert any(line.startswith("Reachability:") and ", 0 blocked:" in line for line in result.lines), stack
