@@ -51,6 +51,14 @@ def _is_number(annotation: Any) -> bool:
     return False
 
 
+def expects(text: str):
+    """Name what a validator accepts, for the generated config reference (components/config/reference.py)."""
+    def mark(check):
+        check.expected = text
+        return check
+    return mark
+
+
 def pattern(regex: str, what: str, example: str) -> AfterValidator:
     """A validator for text that must match `regex` entirely (ASCII only, no trailing newline),
     with a message that says what is expected and shows an example."""
@@ -61,7 +69,7 @@ def pattern(regex: str, what: str, example: str) -> AfterValidator:
             raise ValueError(f"must be {what} such as {example!r}")
         return value
 
-    return AfterValidator(check)
+    return AfterValidator(expects(f"{what}, e.g. `{example}`")(check))
 
 
 # fullmatch everywhere: `$` in Python also matches before a trailing newline ("web\n").
@@ -77,7 +85,7 @@ def _label(regex: re.Pattern, rule: str) -> AfterValidator:
                              + " and ending with a letter or digit (e.g. 'checkout-api')")
         return value
 
-    return AfterValidator(check)
+    return AfterValidator(expects(rule.split(" (")[0])(check))
 
 
 DnsLabel = Annotated[str, _label(_DNS1123_LABEL, "DNS-1123 label")]
@@ -90,6 +98,7 @@ ServiceName = Annotated[str, _label(_DNS1035_LABEL, "DNS-1035 label (it names a 
 _DNS1123_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 
 
+@expects("host name, e.g. `shop.example.com`")
 def _hostname(value: str) -> str:
     if len(value) > 253 or not _DNS1123_SUBDOMAIN.fullmatch(value) or "." not in value:
         raise ValueError("must be a fully qualified lowercase host name such as 'shop.example.com'")
@@ -102,6 +111,7 @@ Hostname = Annotated[str, AfterValidator(_hostname)]
 _LABEL_NAME = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
 
 
+@expects("label key, e.g. `workload`")
 def _label_key(value: str) -> str:
     prefix, _, name = value.rpartition("/")
     if (len(name) > 63 or not _LABEL_NAME.fullmatch(name)
@@ -112,6 +122,7 @@ def _label_key(value: str) -> str:
     return value
 
 
+@expects("label value")
 def _label_value(value: str) -> str:
     if value and (len(value) > 63 or not _LABEL_NAME.fullmatch(value)):
         raise ValueError("must be a Kubernetes label value: empty, or at most 63 letters, digits, '-', '_' "
@@ -123,6 +134,7 @@ LabelKey = Annotated[str, AfterValidator(_label_key)]
 LabelValue = Annotated[str, AfterValidator(_label_value)]
 
 
+@expects("IPv4 CIDR, e.g. `10.0.0.0/16`")
 def _cidr(value: str) -> str:
     try:
         return str(ipaddress.IPv4Network(value, strict=True))
@@ -136,6 +148,7 @@ Cidr = Annotated[str, AfterValidator(_cidr)]
 _IAM_PRINCIPAL_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:(role|user)/[\w+=,.@/-]+", re.ASCII)
 
 
+@expects("IAM role or user ARN")
 def _iam_principal_arn(value: str) -> str:
     if len(value) > 2048 or not _IAM_PRINCIPAL_ARN.fullmatch(value):
         raise ValueError(
@@ -147,6 +160,7 @@ def _iam_principal_arn(value: str) -> str:
 IamPrincipalArn = Annotated[str, AfterValidator(_iam_principal_arn)]
 
 
+@expects("quoted text")
 def _quoted_version(value: object) -> object:
     # YAML reads an unquoted 1.30 as the float 1.3: refuse numbers instead of guessing.
     if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -161,6 +175,7 @@ QuotedString = Annotated[str, BeforeValidator(_quoted_version)]
 _QUANTITY = re.compile(r"[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?")
 
 
+@expects("Kubernetes quantity (`500m`, `2`, `1Gi`)")
 def _quantity(value: object) -> str:
     if isinstance(value, bool):
         raise ValueError("must be a Kubernetes quantity such as '500m', '2' or '1Gi'")
@@ -177,6 +192,7 @@ Quantity = Annotated[str, BeforeValidator(_quantity)]
 _DURATION = re.compile(r"([0-9]+(ms|s|m|h|d|w|y))+")
 
 
+@expects("duration (`30s`, `5m`, `15d`)")
 def _duration(value: str) -> str:
     if not _DURATION.fullmatch(value):
         raise ValueError("must be a duration such as '30s', '5m', '2h' or '15d'")
