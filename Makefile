@@ -39,9 +39,10 @@ test: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(PY) bench/check_speed.py
 
-## docs: regenerate docs/policies.md from the rules' metadata (a test fails when it is stale)
+## docs: regenerate docs/policies.md and README's config reference from the code (tests fail when stale)
 docs: $(VENV)/.installed
 	$(PY) -m policies.reference > docs/policies.md
+	$(PY) -m components.config.reference --write README.md
 
 ## preview / up: the real thing (needs the Pulumi CLI, a backend login and AWS credentials)
 preview: $(POLICY_VENV)/.installed

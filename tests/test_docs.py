@@ -33,3 +33,42 @@ def test_runbook_names_real_files():
     runbook = (ROOT / "docs" / "runbook.md").read_text()
     for path in re.findall(r"`((?:tests|components|policies|docs)/[\w./]+)`", runbook):
         assert (ROOT / path).exists(), path
+
+
+def test_config_reference_in_the_readme_is_current():
+    from components.config.reference import END, START, render
+
+    readme = (ROOT / "README.md").read_text()
+    assert START in readme and END in readme, "README has lost its config-reference markers"
+    section = readme[readme.index(START):readme.index(END) + len(END)]
+    assert section == render(), "README's config reference is stale: run `make docs`"
+
+
+def test_every_config_key_has_a_description_and_a_type():
+    from components.config.reference import rows
+
+    undocumented = [key for key, kind, _, text in rows() if not text or not kind]
+    assert not undocumented, f"give these fields a docstring in components/config/: {undocumented}"
+
+
+def test_every_key_the_shipped_stacks_use_is_in_the_reference():
+    from components.config.reference import rows
+    from preflight.stackfile import read_stack_file
+
+    documented = {key for key, *_ in rows()}
+
+    def keys(value, prefix):
+        if isinstance(value, dict):
+            for key, item in value.items():
+                yield f"{prefix}{key}"
+                yield from keys(item, f"{prefix}{key}.")
+        elif isinstance(value, list):
+            for item in value:
+                yield from keys(item, prefix[:-1] + "[].")
+
+    for stack in ("dev", "prod"):
+        values = read_stack_file(ROOT / f"Pulumi.{stack}.yaml").project_values
+        region = values.pop("region")
+        assert region and "aws:region" in documented
+        used = {key for key in keys(values, "") if ".env." not in key and ".labels." not in key}
+        assert used <= documented, sorted(used - documented)

@@ -228,5 +228,8 @@ class TaintConfig(StrictModel):
     with the effect in the EKS spelling."""
 
     key: LabelKey
+    """Taint key, e.g. `dedicated`."""
     value: LabelValue = ""
+    """Taint value (may be empty)."""
     effect: Literal["NO_SCHEDULE", "NO_EXECUTE", "PREFER_NO_SCHEDULE"]
+    """What happens to pods that do not tolerate it (EKS spelling)."""

@@ -36,12 +36,14 @@ class FlowLogsConfig(StrictModel):
     """VPC flow logs: every accepted and rejected connection of the VPC's network interfaces."""
 
     enabled: bool = True
+    """Turn VPC flow logs off only where no one will ever investigate traffic."""
     destination: Literal["cloudwatch", "s3"] = "cloudwatch"
     """'cloudwatch': a log group (queryable with Logs Insights); 's3': a private, encrypted bucket
     (cheaper for long retention, queried with Athena)."""
     retention_days: int = Field(90, ge=1)
     """CloudWatch: one of its retention periods; S3: days before the lifecycle rule expires a log."""
     traffic_type: Literal["ALL", "ACCEPT", "REJECT"] = "ALL"
+    """Which connections to log: ALL, only ACCEPTed or only REJECTed ones."""
 
     @model_validator(mode="after")
     def _cloudwatch_retention(self) -> "FlowLogsConfig":
@@ -55,7 +57,8 @@ class NetworkConfig(StrictModel):
     """The VPC the cluster lives in."""
 
     cidr: Cidr = "10.0.0.0/16"
-    """VPC CIDR; split into one public and one private subnet per AZ."""
+    """VPC CIDR, /16 to /20, in RFC 1918 or 100.64.0.0/10 space; split into one public and one
+    private subnet per AZ."""
     az_count: int = Field(3, ge=2, le=6)
     """Availability zones to spread subnets over (dev: 2, prod: 3)."""
     nat_gateways: Literal["single", "perAz"] = "perAz"
@@ -272,13 +275,19 @@ class AutoscalerConfig(StrictModel):
     (launches nodes for pending pods from its NodePools; `karpenter` below)."""
 
     kind: Literal["cluster-autoscaler", "karpenter"] = "cluster-autoscaler"
+    """Which node autoscaler runs: cluster-autoscaler (scales nodeGroups) or karpenter (launches
+    nodes for autoscaler.karpenter.nodePools)."""
     karpenter: KarpenterConfig = Field(default_factory=KarpenterConfig)
     """Used when kind is karpenter; the keys below are cluster-autoscaler's."""
 
     expander: Literal["least-waste", "random", "most-pods", "priority", "price"] = "least-waste"
+    """How cluster-autoscaler picks the node group to grow."""
     scale_down_unneeded_time: Duration = "10m"
+    """How long a node must be unneeded before it is removed."""
     scale_down_delay_after_add: Duration = "10m"
+    """Pause after a scale-up before any scale-down is considered."""
     scale_down_utilization_threshold: float = Field(0.5, gt=0, lt=1)
+    """A node whose requests use less than this share of it may be removed."""
     image_tag: Optional[Annotated[str, pattern(r"v\d+\.\d+\.\d+", "a cluster-autoscaler image tag",
                                                "v1.33.0")]] = None
     """Override of the image tag; by default it follows the cluster's Kubernetes minor."""

@@ -30,10 +30,13 @@ class DisruptionBudgetConfig(StrictModel):
     """How many of a NodePool's nodes Karpenter may disrupt at once (NodePool disruption.budgets)."""
 
     nodes: BudgetNodes = "10%"
+    """Nodes (count or percentage of the pool) that may be disrupted at once."""
     schedule: str | None = None
     """A cron schedule when the budget applies (with duration), e.g. '0 9 * * mon-fri'."""
     duration: BudgetDuration | None = None
+    """How long the budget applies after each schedule time (with schedule)."""
     reasons: list[Literal["Underutilized", "Empty", "Drifted"]] = Field(default_factory=list)
+    """Disruption reasons the budget limits; empty: all of them."""
 
     @model_validator(mode="after")
     def _schedule_with_duration(self) -> "DisruptionBudgetConfig":
@@ -46,26 +49,34 @@ class NodePoolConfig(StrictModel):
     """One Karpenter NodePool: what nodes it may launch, how many, and when it may remove them."""
 
     name: DnsLabel
+    """NodePool name (a Kubernetes object name)."""
     capacity_types: list[Literal["spot", "on-demand"]] = Field(min_length=1)
     """spot in dev (cheap, interruptible: the interruption queue drains a node before EC2 takes it);
     on-demand in prod."""
     instance_categories: list[Annotated[str, pattern(r"[a-z]+", "an EC2 instance category", "m")]] = \
         Field(default_factory=lambda: ["c", "m", "r"], min_length=1)
+    """EC2 instance categories to choose from (c, m, r, ...)."""
     instance_generation_above: int = Field(5, ge=0)
     """Only instance generations newer than this (6 and later by default)."""
     architectures: list[Literal["amd64", "arm64"]] = Field(default_factory=lambda: ["amd64"], min_length=1)
+    """CPU architectures of the nodes (arm64 needs arm64 images)."""
     cpu_limit: Quantity
     """The most CPU all of this pool's nodes may have together: Karpenter stops launching there."""
     memory_limit: Quantity
+    """The most memory all of this pool's nodes may have together."""
     consolidation_policy: Literal["WhenEmpty", "WhenEmptyOrUnderutilized"] = "WhenEmptyOrUnderutilized"
+    """Remove only empty nodes, or also replace underused ones with cheaper ones."""
     consolidate_after: KarpenterDuration = "1m"
+    """How long a node must be empty or underused before consolidation."""
     expire_after: KarpenterDuration = "720h"
     """Nodes are replaced after this long (fresh AMIs and patches); 'Never' to keep them."""
     budgets: list[DisruptionBudgetConfig] = Field(default_factory=lambda: [DisruptionBudgetConfig()], min_length=1)
     labels: dict[LabelKey, LabelValue] = Field(default_factory=dict)
+    """Kubernetes labels on the pool's nodes."""
     taints: list[TaintConfig] = Field(default_factory=list)
     """As in nodeGroups (effect NO_SCHEDULE, NO_EXECUTE or PREFER_NO_SCHEDULE)."""
     weight: int | None = Field(None, ge=1, le=100)
+    """Priority over other NodePools (higher first); none: no preference."""
 
 
 class KarpenterConfig(StrictModel):
@@ -79,6 +90,7 @@ class KarpenterConfig(StrictModel):
     ami_alias: AmiAlias = "al2023@latest"
     """EC2NodeClass AMI; pin a version (al2023@v20260101) in prod so nodes change only when you say."""
     root_volume_gib: int = Field(50, ge=20, le=16384)
+    """Size of each node's encrypted gp3 root volume."""
     node_pools: list[NodePoolConfig] = Field(default_factory=list)
 
 

@@ -14,9 +14,13 @@ class ResourcesConfig(StrictModel):
     """Container requests and limits."""
 
     cpu_request: Quantity
+    """CPU the container is guaranteed (scheduling)."""
     memory_request: Quantity
+    """Memory the container is guaranteed (scheduling)."""
     cpu_limit: Quantity
+    """CPU the container is throttled at."""
     memory_limit: Quantity
+    """Memory the container is OOM-killed above."""
 
     @model_validator(mode="after")
     def _requests_within_limits(self) -> "ResourcesConfig":
@@ -39,6 +43,7 @@ class IngressConfig(StrictModel):
     replicas: int = Field(2, ge=1, le=20)
     """Prod runs at least 2, spread over zones, with a PDB."""
     load_balancer_scheme: Literal["internet-facing", "internal"] = "internet-facing"
+    """NLB reachable from the internet, or only from inside the VPC."""
     resources: ResourcesConfig = Field(default_factory=lambda: ResourcesConfig.model_validate(
         {"cpuRequest": "100m", "memoryRequest": "128Mi", "cpuLimit": "1", "memoryLimit": "512Mi"}))
 
@@ -70,14 +75,23 @@ class AlertThresholdsConfig(StrictModel):
     """The seed alerts' thresholds and durations."""
 
     cpu_percent: float = Field(80, gt=0, le=100)
+    """Pod CPU use, in percent of its limit, that raises a warning."""
     cpu_for: Duration = "5m"
+    """How long CPU must stay above cpuPercent."""
     memory_bytes: int = Field(8 * 2**30, gt=0)
+    """Pod memory working set, in bytes, that raises a warning."""
     memory_for: Duration = "5m"
+    """How long memory must stay above memoryBytes."""
     service_down_for: Duration = "2m"
+    """How long a scrape target may be down before a critical alert."""
     error_ratio: float = Field(0.05, gt=0, lt=1)
+    """Share of requests answered with 5xx that raises a critical alert."""
     error_ratio_for: Duration = "5m"
+    """How long the 5xx share must stay above errorRatio."""
     latency_seconds: float = Field(0.5, gt=0)
+    """p95 request latency, in seconds, that raises a warning."""
     latency_for: Duration = "10m"
+    """How long p95 latency must stay above latencySeconds."""
 
 
 # The receiver components/monitoring.py adds to every Alertmanager config (it drops Watchdog).
@@ -89,9 +103,13 @@ class AlertReceiverConfig(StrictModel):
 
     name: Annotated[str, pattern(r"[a-z0-9][a-z0-9-]*", "a receiver name of lowercase letters, digits and '-'",
                                  "team-oncall")]
+    """Receiver name; routes and defaultReceiver refer to it ('null' is taken)."""
     slack_channel: Optional[str] = None
+    """Slack channel to post to (quote it: '#alerts')."""
     slack_api_url: Optional[Secret] = None
+    """Slack incoming-webhook URL, a secret."""
     pagerduty_routing_key: Optional[Secret] = None
+    """PagerDuty Events v2 routing key, a secret."""
 
     @model_validator(mode="after")
     def _sends_somewhere(self) -> "AlertReceiverConfig":
@@ -105,14 +123,19 @@ class MonitoringConfig(StrictModel):
     """kube-prometheus-stack."""
 
     prometheus_replicas: int = Field(1, ge=1, le=5)
+    """Prometheus replicas (prod: 2, spread over zones)."""
     prometheus_retention: Duration = "15d"
+    """How long Prometheus keeps samples."""
     prometheus_storage_gi: int = Field(50, ge=1, le=GP3_MAX_GIB)
+    """Size of each Prometheus replica's gp3 volume."""
     alertmanager_replicas: int = Field(1, ge=1, le=5)
+    """Alertmanager replicas (prod: 3, clustered)."""
     receivers: list[AlertReceiverConfig] = Field(default_factory=list)
     """Prod needs at least one: without a receiver every alert goes nowhere."""
     default_receiver: Optional[str] = None
     """Receiver of every alert no route claims; the first receiver when unset."""
     grafana_host: Optional[Hostname] = None
+    """Host name of Grafana's TLS Ingress; none: no Ingress."""
     alerts: AlertThresholdsConfig = Field(default_factory=AlertThresholdsConfig)
 
 
@@ -121,7 +144,9 @@ class ElasticsearchConfig(StrictModel):
                                     "9.2.8")] = "9.2.8"
     """Elasticsearch and Kibana version (ECK 3.5 runs 8.x and 9.x)."""
     nodes: int = Field(1, ge=1, le=30)
+    """Elasticsearch nodes (prod: 3, spread over zones)."""
     storage_gi: int = Field(50, ge=1, le=GP3_MAX_GIB)
+    """Size of each node's gp3 data volume."""
     heap: Quantity = "1Gi"
     """JVM heap; half the memory limit is the usual choice (at most two thirds)."""
     resources: ResourcesConfig = Field(default_factory=lambda: ResourcesConfig.model_validate(
@@ -145,5 +170,8 @@ class LoggingConfig(StrictModel):
     """EFK: Elasticsearch and Kibana through ECK, Fluent Bit."""
 
     elasticsearch: ElasticsearchConfig = Field(default_factory=ElasticsearchConfig)
+    """The Elasticsearch cluster that stores the logs."""
     retention_days: int = Field(7, ge=1, le=3650)
+    """Days the ILM policy keeps log indices before deleting them."""
     kibana_host: Optional[Hostname] = None
+    """Host name of Kibana's TLS Ingress; none: no Ingress."""

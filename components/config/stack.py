@@ -47,7 +47,8 @@ class StackConfig(StrictModel):
     environment: Literal["dev", "prod"]
     """Drives the dev/prod differences the stack files do not spell out (protect, HA spreads)."""
     region: str
-    """From `aws:region`: one of the regions in `components/config/regions.py`."""
+    """AWS region of the whole stack, set as `aws:region`; one of the regions in
+    `components/config/regions.py` (which also caps network.azCount)."""
     network: NetworkConfig = Field(default_factory=NetworkConfig)
     cluster: ClusterConfig
     node_groups: list[NodeGroupConfig] = Field(min_length=1)
@@ -65,7 +66,8 @@ class StackConfig(StrictModel):
         if value not in AVAILABILITY_ZONES:
             guess = difflib.get_close_matches(value, AVAILABILITY_ZONES, n=1)
             hint = f"did you mean {guess[0]!r}? " if guess else ""
-            raise ValueError(f"is not an AWS region this platform knows; {hint}Known: {', '.join(sorted(AVAILABILITY_ZONES))}")
+            raise ValueError(f"is not an AWS region this platform knows; {hint}"
+                             f"Known: {', '.join(sorted(AVAILABILITY_ZONES))}")
         return value
 
     @property

@@ -87,26 +87,37 @@ class TeamAccessConfig(StrictModel):
     """IAM principals of a team, by the namespace role they get."""
 
     admin: list[IamPrincipalArn] = Field(default_factory=list)
+    """IAM principals with the team's admin Role in its namespace."""
     developer: list[IamPrincipalArn] = Field(default_factory=list)
+    """IAM principals with the team's developer Role (workloads, no RBAC)."""
     viewer: list[IamPrincipalArn] = Field(default_factory=list)
+    """IAM principals with read-only access to the namespace (no Secrets)."""
 
 
 class AppResourcesConfig(ResourcesConfig):
     """Container requests and limits of an app (within the team's LimitRange)."""
 
     cpu_request: Quantity = "250m"
+    """CPU each pod is guaranteed; times the minimum replicas, it counts against the team quota."""
     memory_request: Quantity = "256Mi"
+    """Memory each pod is guaranteed; counts against the team quota like cpuRequest."""
     cpu_limit: Quantity = "500m"
+    """CPU each pod is throttled at (at most the team's limits.maxCpu)."""
     memory_limit: Quantity = "512Mi"
+    """Memory each pod is OOM-killed above (at most the team's limits.maxMemory)."""
 
 
 class AutoscalingConfig(StrictModel):
     """HorizontalPodAutoscaler (autoscaling/v2)."""
 
     min_replicas: int = Field(2, ge=1)
+    """Fewest pods the HPA keeps (also the quota check's count)."""
     max_replicas: int = Field(10, ge=1)
+    """Most pods the HPA may run."""
     cpu_utilization: int = Field(70, ge=1, le=100)
+    """Target average CPU use, in percent of requests."""
     memory_utilization: int = Field(80, ge=1, le=100)
+    """Target average memory use, in percent of requests."""
     scale_up_stabilization_seconds: int = Field(0, ge=0, le=3600)
     """Scale up at once (at most doubling, or +4 pods, every 15 s)."""
     scale_down_stabilization_seconds: int = Field(300, ge=0, le=3600)
@@ -119,6 +130,7 @@ class ProbeConfig(StrictModel):
     path: str = "/healthz"
     """HTTP path; set tcp: true for a TCP probe instead (databases)."""
     tcp: bool = False
+    """Probe by opening the port instead of an HTTP GET."""
     command: Optional[list[str]] = Field(None, min_length=1)
     """Run this command in the container instead (exit 0 = healthy), e.g. [pg_isready, -q]."""
     period_seconds: Optional[int] = Field(None, ge=1, le=3600)
@@ -141,8 +153,11 @@ class MetricsConfig(StrictModel):
     """A ServiceMonitor scrapes this path on the app port."""
 
     path: str = "/metrics"
+    """HTTP path Prometheus scrapes on the app port."""
     error_ratio: float = Field(0.05, gt=0, lt=1)
+    """Share of 5xx answers that raises the app's critical alert."""
     latency_seconds: float = Field(0.5, gt=0)
+    """p95 latency, in seconds, that raises the app's warning."""
 
 
 class StatefulConfig(StrictModel):
@@ -170,7 +185,9 @@ class AppConfig(StrictModel):
     name: ServiceName
     """Names the app's Service, Deployment or StatefulSet, ServiceAccount and PDB."""
     image: str
+    """Container image pinned by tag or digest, e.g. ghcr.io/example/web:1.4.2 (never :latest)."""
     port: int = Field(8080, ge=1, le=65535)
+    """Container port the Service, probes and metrics use."""
     replicas: int = Field(2, ge=1, le=100)
     """A fixed pod count, for an app without autoscaling (with an HPA, use autoscaling.minReplicas)."""
     resources: AppResourcesConfig = Field(default_factory=AppResourcesConfig)
@@ -178,14 +195,18 @@ class AppConfig(StrictModel):
     """An HPA. Left out: on (these defaults) for a Deployment, off for a stateful app, whose
     pods are not interchangeable. `autoscaling: null` turns it off; `{}` turns it on."""
     max_surge: str = "25%"
+    """Extra pods a rollout may add: a count (1) or a percentage ('25%'), at most 100%."""
     max_unavailable: str = "0"
+    """Pods a rollout may take down: a count or a percentage, at most 100%; not both 0 with maxSurge."""
     env: dict[str, str] = Field(default_factory=dict)
+    """Plain environment variables (names: letters, digits, '_'; not KUBERNETES_SERVICE_* or KUBERNETES_PORT*)."""
     secrets: dict[str, Secret] = Field(default_factory=dict)
     """Secret env vars from `pulumi config set --secret`; stored in the app's Secret `<app>-env`."""
     secret_refs: dict[str, SecretRefConfig] = Field(default_factory=dict)
     """Env vars read from another app's Secret, so a value two apps share is set once (the
     database's password for the backend): `DATABASE_PASSWORD: {app: database, key: POSTGRES_PASSWORD}`."""
     host: Optional[Hostname] = None
+    """Host name of the app's TLS Ingress; none: reachable only inside the cluster."""
     depends_on: list[ServiceName] = Field(default_factory=list)
     """Apps (same team) this app calls; opens egress to them and ingress on their side."""
     probe: ProbeConfig = Field(default_factory=ProbeConfig)
@@ -194,6 +215,7 @@ class AppConfig(StrictModel):
     min_available: Optional[int] = Field(None, ge=0)
     """PodDisruptionBudget minAvailable; by default the PDB allows one pod down at a time."""
     headless_service: bool = False
+    """Also create `<app>-headless` for per-pod DNS names (stateful apps always get one)."""
     service_account_token: bool = False
     """Mount the ServiceAccount token (only for apps that call the Kubernetes API)."""
     irsa_policy_arns: list[str] = Field(default_factory=list)
@@ -296,12 +318,14 @@ class TeamConfig(StrictModel):
     """A team: one namespace, its access, quotas, network rules and apps."""
 
     name: DnsLabel
+    """Team name; also its namespace."""
     access: TeamAccessConfig = Field(default_factory=TeamAccessConfig)
     quota: QuotaConfig = Field(default_factory=QuotaConfig)
     limits: LimitRangeConfig = Field(default_factory=LimitRangeConfig)
     allow_from_namespaces: list[DnsLabel] = Field(default_factory=list)
     """Other namespaces allowed to reach this team's pods."""
     pod_security: Literal["restricted"] = "restricted"
+    """Pod Security Standard enforced on the namespace (only restricted)."""
     apps: list[AppConfig] = Field(default_factory=list)
 
 
