@@ -54,6 +54,9 @@ def _nested_model(annotation: Any) -> tuple[type[BaseModel] | None, str]:
     if typing.get_origin(annotation) is list:
         inner, suffix = _nested_model(typing.get_args(annotation)[0])
         return inner, "[]" + suffix
+    if typing.get_origin(annotation) is dict:
+        inner, suffix = _nested_model(typing.get_args(annotation)[1])
+        return inner, ".<name>" + suffix
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation, ""
     return None, ""

@@ -176,7 +176,9 @@ class SecretRefConfig(StrictModel):
     """A key of another app's Secret (same team), e.g. the database's password for its client."""
 
     app: DnsLabel
+    """The app (same team) whose Secret holds the value."""
     key: str
+    """The key in that app's `secrets`."""
 
 
 class AppConfig(StrictModel):
