@@ -174,8 +174,8 @@ def intents(cluster: Cluster, network: Network, releases: list[Release], solvers
                     port = next(a.port for a in team.apps if a.name == dependency)
                     want(source, target, port, f"dependsOn of {team.name}/{app.name}")
         for caller_namespace in team.allow_from_namespaces:
-            callers = [e for e in pods if e.namespace == caller_namespace and e.workload
-                       and not e.workload.synthesized]
+            callers = [e for e in pods if e.namespace == caller_namespace
+                       and not (e.workload and e.workload.synthesized)]
             for app in team.apps:
                 target = by_workload.get((team.name, app.name))
                 for caller in callers:
