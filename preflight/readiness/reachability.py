@@ -16,7 +16,7 @@ from typing import Any, Optional
 
 from .findings import Finding
 from .known import COREDNS, chart_pods, ingress_classes, operator_pods
-from .model import Cluster, Obj, Release, Workload, dig, selects
+from .model import Cluster, Release, Workload, as_int, dig, selects
 from .networkpolicy import Endpoint, Policies, port_map
 from .solvers import Solver
 
@@ -40,6 +40,16 @@ class Intent:
     blocked_by: str = ""
 
 
+@dataclass
+class ServiceView:
+    """A Service of the plan, a chart, or one an operator makes (ECK's `<name>-es-http`)."""
+
+    namespace: str
+    name: str
+    selector: Mapping[str, str]
+    ports: list[Mapping[str, Any]]
+    labels: Mapping[str, str]
+
 
 # -- endpoints -------------------------------------------------------------------------------
 
@@ -56,11 +66,15 @@ def _known_endpoint(entry: dict[str, Any], namespace: str, owner: str, release: 
                     scrape=entry.get("scrape"))
 
 
+def _known_services(entry: dict[str, Any], namespace: str) -> list[ServiceView]:
+    return [ServiceView(namespace, name, entry["labels"], [{"port": p, "targetPort": t} for p, t in ports.items()], {})
+            for name, ports in (entry.get("services") or {}).items()]
+
+
 @dataclass
 class Network:
     endpoints: list[Endpoint]
-    services: list[tuple[Obj | None, str, str, Mapping[str, str], list[Mapping[str, Any]], Mapping[str, str]]]
-    """(object, namespace, name, selector, ports, labels)"""
+    services: list[ServiceView]
     api_server: Endpoint
     aws: Endpoint
     dns: list[Endpoint]
@@ -71,8 +85,8 @@ def build_network(cluster: Cluster, releases: list[Release], rendered: dict[str,
     """`rendered`: object origin -> release name, for objects that came out of a chart."""
     endpoints = [_workload_endpoint(w, rendered.get(w.obj.origin, "")) for w in cluster.workloads]
     endpoints += [_workload_endpoint(s.workload) for s in solvers]
-    services = [(s, s.namespace, s.name, s.get("spec", "selector") or {}, s.get("spec", "ports") or [],
-                 s.get("metadata", "labels") or {}) for s in cluster.of_kind("Service")]
+    services = [ServiceView(s.namespace, s.name, s.get("spec", "selector") or {}, s.get("spec", "ports") or [],
+                            s.get("metadata", "labels") or {}) for s in cluster.of_kind("Service")]
     rendered_releases = set(rendered.values())
     for release in releases:
         for entry in chart_pods(release):
@@ -80,17 +94,13 @@ def build_network(cluster: Cluster, releases: list[Release], rendered: dict[str,
             if release.name in rendered_releases and entry["role"] != "prometheus":
                 continue
             endpoints.append(_known_endpoint(entry, release.namespace, release.name, release.name))
-            for service, ports in (entry.get("services") or {}).items():
-                services.append((None, release.namespace, service, entry["labels"],
-                                 [{"port": p, "targetPort": t} for p, t in ports.items()], {}))
+            services += _known_services(entry, release.namespace)
     for kind in ("Elasticsearch", "Kibana"):
         for resource in cluster.of_kind(kind):
             for entry in operator_pods(kind, resource.name):
                 endpoint = _known_endpoint({**entry, "role": kind}, resource.namespace, resource.name)
                 endpoints.append(endpoint)
-                for service, ports in entry["services"].items():
-                    services.append((None, resource.namespace, service, entry["labels"],
-                                     [{"port": p, "targetPort": t} for p, t in ports.items()], {}))
+                services += _known_services(entry, resource.namespace)
     dns = [e for e in endpoints if e.namespace == COREDNS["namespace"] and selects(
         {"matchLabels": COREDNS["labels"]}, e.labels)]
     if not dns:
@@ -110,21 +120,22 @@ def build_network(cluster: Cluster, releases: list[Release], rendered: dict[str,
 def _resolve(target: Endpoint, port: Any, protocol: str = "TCP") -> Optional[tuple[int, str]]:
     if isinstance(port, str) and not port.isdigit():
         return target.ports.get(port)
-    return (int(port), protocol) if port is not None else None
+    number = as_int(port, 0)
+    return (number, protocol) if number else None
 
 
 def _service_targets(network: Network, namespace: str, name: str, port: Any) -> list[tuple[Endpoint, Any]]:
     """Pods behind a Service port (by number or name), with the target port."""
     result = []
-    for _, ns, service_name, selector, ports, _ in network.services:
-        if ns != namespace or service_name != name or not selector:
+    for service in network.services:
+        if service.namespace != namespace or service.name != name or not service.selector:
             continue
-        for entry in ports:
+        for entry in service.ports:
             if port is not None and port not in (entry.get("port"), entry.get("name")):
                 continue
             target_port = entry.get("targetPort", entry.get("port"))
             for endpoint in network.endpoints:
-                if endpoint.namespace == namespace and selects({"matchLabels": selector}, endpoint.labels):
+                if endpoint.namespace == namespace and selects({"matchLabels": service.selector}, endpoint.labels):
                     result.append((endpoint, target_port))
     return result
 
@@ -213,13 +224,14 @@ def intents(cluster: Cluster, network: Network, releases: list[Release], solvers
     prometheus = [e for e in pods if e.role == "prometheus"]
     for monitor in cluster.of_kind("ServiceMonitor"):
         namespaces = dig(monitor.body, "spec", "namespaceSelector") or {}
-        for obj, namespace, name, selector, ports, labels in network.services:
-            in_scope = namespaces.get("any") is True or namespace in (namespaces.get("matchNames") or [monitor.namespace])
-            if not in_scope or not selects(monitor.get("spec", "selector") or {}, labels):
+        for service in network.services:
+            in_scope = namespaces.get("any") is True or service.namespace in (
+                namespaces.get("matchNames") or [monitor.namespace])
+            if not in_scope or not selects(monitor.get("spec", "selector") or {}, service.labels):
                 continue
             for endpoint_spec in monitor.get("spec", "endpoints") or []:
                 port = endpoint_spec.get("port") or endpoint_spec.get("targetPort")
-                for target, target_port in _service_targets(network, namespace, name, port):
+                for target, target_port in _service_targets(network, service.namespace, service.name, port):
                     for scraper in prometheus:
                         want(scraper, target, target_port if endpoint_spec.get("port") else port,
                              f"ServiceMonitor {monitor.namespace}/{monitor.name}")
