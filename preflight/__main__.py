@@ -164,7 +164,8 @@ def _render(args) -> int:
     written = write_manifests(plan, args.out)
     print(f"Rendered {len(written)} Kubernetes manifests to {args.out}")
     if args.charts is not False:
-        print("\n".join(write_charts(plan, stack_config, args.out, args.charts)))
+        for line in write_charts(plan, stack_config, args.out, args.charts):
+            print(line)
     return EXIT_OK
 
 
