@@ -114,6 +114,7 @@ def test_jobs_that_reach_a_cluster_run_on_the_configurable_cluster_runner():
         assert '"self-hosted", "eks-platform"' in runner and "ubuntu" not in runner, where
     preview = load("pull-request.yml")["jobs"]["preview"]
     assert "github.event.pull_request.head.repo.full_name == github.repository" in preview["if"]
+    assert "vars.PULUMI_BACKEND_URL" in load("deploy.yml")["jobs"]["deploy-dev"]["if"]
 
 
 def test_the_policy_pack_environment_is_built_before_every_step_that_uses_it():
