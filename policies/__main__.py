@@ -3,11 +3,11 @@ and blocks, so the rules live in importable modules (rules/) that preflight eval
 
 from pulumi_policy import EnforcementLevel, PolicyPack
 
-from rules import POLICIES
+from rules import all_rules
 
 PolicyPack(
     name="eks-platform",
-    policies=POLICIES,
+    policies=all_rules(),
     # Per-environment enforcement comes from config/dev.json (advisory) and config/prod.json
     # (mandatory), passed with --policy-pack-config.
     enforcement_level=EnforcementLevel.ADVISORY,

@@ -19,12 +19,14 @@ from pulumi_policy.policy import (
 )
 from pulumi_policy.proxy import unknown_checking_proxy
 
-from policies.rules import POLICIES
+from policies.rules import all_rules
 from preflight import readiness
 from preflight.files import PathError, read_text
 from preflight.manifests import read_documents
 
 LEVELS = {level.value: level for level in EnforcementLevel}
+# `preflight check` evaluates the whole pack: the rules register here, as the pack registers them.
+POLICIES = all_rules()
 JSON_TYPES = {"string": str, "array": list, "object": dict, "boolean": bool, "integer": int, "number": (int, float)}
 
 

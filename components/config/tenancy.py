@@ -9,7 +9,7 @@ from typing import Literal, Optional
 from pydantic import Field, field_validator, model_validator
 
 from components.hardening import NON_ROOT_GROUP, NON_ROOT_USER
-from policies.rules.images import image_pin_problem
+from policies.rules.image_reference import image_pin_problem
 
 from .base import (GP3_MAX_GIB, DnsLabel, Hostname, IamPrincipalArn, Quantity, Secret, ServiceName, StrictModel,
                    quantity_value)

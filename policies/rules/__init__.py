@@ -1,6 +1,30 @@
-"""Every rule of the pack; importing this module registers them in POLICIES."""
+"""The pack's rules. Importing this package (or a helper in it: base, image_reference) registers
+nothing; `all_rules()` imports the rule modules, whose decorators register each rule once.
 
-from . import aws_eks, karpenter, kubernetes, pod_security, rbac, stack, workloads  # noqa: F401  (registration happens at import)
-from .base import POLICIES
+Callers that need the rules ask for them: the pack (policies/__main__.py), `preflight check` and
+the reference generator. `from policies.rules import POLICIES` still works and means the same.
+"""
 
-__all__ = ["POLICIES"]
+from __future__ import annotations
+
+import importlib
+
+RULE_MODULES = ("aws_eks", "karpenter", "kubernetes", "pod_security", "rbac", "stack", "workloads")
+
+
+def all_rules() -> list:
+    """Every rule of the pack, registered on first call (a module's decorators run once)."""
+    for module in RULE_MODULES:
+        importlib.import_module(f"{__name__}.{module}")
+    from .base import POLICIES
+
+    return POLICIES
+
+
+def __getattr__(name: str):
+    if name == "POLICIES":
+        return all_rules()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = ["POLICIES", "all_rules"]

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from pulumi_policy import Severity
 
 from .base import containers, get, kind_of, object_namespace, pod_rule, resource_rule
-from .images import image_pin_problem
+from .image_reference import image_pin_problem
 
 HOST_NAMESPACES = ("hostNetwork", "hostPID", "hostIPC")
 
