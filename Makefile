@@ -21,11 +21,12 @@ $(POLICY_VENV)/.installed: policies/requirements.txt
 	$(POLICY_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r policies/requirements.txt
 	touch $@
 
-## plan: preflight plan of STACK (default dev) to out/plan-STACK.json, then the policy gate
+## plan: preflight plan of STACK (default dev) to out/plan-STACK.json, then the policy gate over
+## that file: the program runs once (tests/test_plan_artefact.py holds the recipe to that)
 plan: $(VENV)/.installed
 	@mkdir -p $(OUT)
 	$(PY) -m preflight plan --stack $(STACK) --json $(OUT)/plan-$(STACK).json
-	$(PY) -m preflight check --stack $(STACK) --json $(OUT)/policy-$(STACK).json
+	$(PY) -m preflight check --plan $(OUT)/plan-$(STACK).json --json $(OUT)/policy-$(STACK).json
 
 ## render: every Kubernetes object of STACK as YAML under out/manifests-STACK/
 render: $(VENV)/.installed

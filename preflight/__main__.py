@@ -45,8 +45,10 @@ def _parser() -> argparse.ArgumentParser:
     plan.add_argument("--json", type=Path, dest="json_out", help="also write the plan as JSON here")
 
     render = commands.add_parser("render", parents=[debug], help="write every Kubernetes object as a YAML manifest")
-    render.add_argument("--stack", required=True)
-    render.add_argument("--config", type=Path)
+    render_source = render.add_mutually_exclusive_group(required=True)
+    render_source.add_argument("--stack", help="plan this stack and render it")
+    render_source.add_argument("--plan", type=Path, help="render the plan JSON `plan --json` wrote (no new run)")
+    render.add_argument("--config", type=Path, help="a stack file to plan instead of Pulumi.<stack>.yaml")
     render.add_argument("--out", type=Path, required=True,
                         help="folder for the manifests: new, empty, or one an earlier render wrote")
     render.add_argument("--charts", action=argparse.BooleanOptionalAction, default=None,
@@ -66,6 +68,7 @@ def _parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", parents=[debug], help="evaluate the policy pack over a plan or manifests")
     source = check.add_mutually_exclusive_group(required=True)
     source.add_argument("--stack", help="check the plan of this stack")
+    source.add_argument("--plan", type=Path, help="check the plan JSON `plan --json` wrote (no new run)")
     source.add_argument("--manifests", type=Path,
                         help="check every .yaml, .yml and .json file in this folder (or this one file)")
     check.add_argument("--config", type=Path, help="stack file to plan instead of Pulumi.<stack>.yaml")
@@ -84,9 +87,11 @@ def _check(args) -> int:
     from preflight.files import check_writable, write_text
     from preflight.runner import PROJECT_DIR
 
-    config_path = args.policy_config or PROJECT_DIR / "policies" / "config" / f"{args.stack or 'prod'}.json"
+    planned = _read_plan(args) if args.plan else None
+    stack = args.stack or (planned[0].stack if planned else None)
+    config_path = args.policy_config or PROJECT_DIR / "policies" / "config" / f"{stack or 'prod'}.json"
     policy_config = check.load_policy_config(config_path)
-    loaded = None if args.manifests else _load(args.stack, args.config)
+    loaded = _load(args.stack, args.config) if args.stack else None
     if args.json_out:
         check_writable(args.json_out, "JSON report")
     notices: list[str] = []
@@ -94,7 +99,7 @@ def _check(args) -> int:
     if args.manifests:
         subjects = check.manifest_subjects(args.manifests, notices)
     else:
-        plan, stack_config = _run(args.stack, *loaded)
+        plan, stack_config = planned or _run(args.stack, *loaded)
         subjects = check.plan_subjects(plan)
         policy_config = check.with_kubernetes_version(policy_config, stack_config.cluster.kubernetes_version)
     for notice in notices:
@@ -130,6 +135,16 @@ def _load(stack: str, config_path: Path | None):
     return stack_file, config
 
 
+def _read_plan(args):
+    """(plan, stack config) from the file `--plan` names."""
+    from preflight.runner import read_plan
+
+    if args.config:
+        raise BadInput(f"--config {args.config}: --config names a stack file to plan; a --plan file already "
+                       f"holds the stack config it was planned with (drop --config, or plan again)")
+    return read_plan(args.plan)
+
+
 def _run(stack: str, stack_file, config):
     """(plan, stack config) of a loaded stack, run under the mocks."""
     from preflight.runner import ProgramError, run_program
@@ -158,9 +173,10 @@ def _plan(args) -> int:
 def _render(args) -> int:
     from preflight.render import claim_out_dir, write_charts, write_manifests
 
-    loaded = _load(args.stack, args.config)
+    planned = _read_plan(args) if args.plan else None
+    loaded = None if planned else _load(args.stack, args.config)
     claim_out_dir(args.out)  # refuse a folder render does not own before planning
-    plan, stack_config = _run(args.stack, *loaded)
+    plan, stack_config = planned or _run(args.stack, *loaded)
     written = write_manifests(plan, args.out)
     print(f"Rendered {len(written)} Kubernetes manifests to {args.out}")
     if args.charts is not False:
@@ -182,9 +198,10 @@ def _bad_input_errors() -> tuple[type[Exception], ...]:
     from components.config import StackConfigError
     from preflight.check import CheckInputError
     from preflight.files import PathError
+    from preflight.runner import PlanFileError
     from preflight.stackfile import StackFileError
 
-    return BadInput, CheckInputError, PathError, StackConfigError, StackFileError
+    return BadInput, CheckInputError, PathError, PlanFileError, StackConfigError, StackFileError
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,7 +1,9 @@
 """Shared fixtures: each stack is planned once per test session, through the real CLI.
 
 A plan runs in its own process (the Pulumi runtime's settings are process-wide), exactly as
-`make plan` runs it, so the tests see what users see.
+`make plan` runs it, so the tests see what users see. The plan JSON is the one artefact: tests
+that render or check a shipped stack pass `--plan plans[stack].path` instead of running the
+program again (each run costs seconds).
 """
 
 from __future__ import annotations
@@ -27,8 +29,11 @@ def run_preflight(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
 class PlanView:
     """A plan JSON with the look-ups tests need."""
 
-    def __init__(self, data: dict[str, Any]):
+    def __init__(self, data: dict[str, Any], path: Path | None = None, stdout: str = "", stderr: str = ""):
         self.data = data
+        self.path = path
+        """The plan JSON file: what `check --plan` and `render --plan` read."""
+        self.stdout, self.stderr = stdout, stderr
         self.resources: list[dict[str, Any]] = data["resources"]
         self.by_urn = {r["urn"]: r for r in self.resources}
 
@@ -51,7 +56,7 @@ def plan_stack(stack: str, tmp: Path, config: Path | None = None) -> PlanView:
         args += ["--config", str(config)]
     result = run_preflight(*args)
     assert result.returncode == 0, f"plan {stack} failed:\n{result.stdout}\n{result.stderr}"
-    return PlanView(json.loads(out.read_text()))
+    return PlanView(json.loads(out.read_text()), out, result.stdout, result.stderr)
 
 
 @pytest.fixture(scope="session")
@@ -66,12 +71,12 @@ def plan(request, plans) -> PlanView:
 
 
 @pytest.fixture(scope="session")
-def rendered(tmp_path_factory) -> dict[str, Path]:
+def rendered(tmp_path_factory, plans) -> dict[str, Path]:
     tmp = tmp_path_factory.mktemp("rendered")
     folders = {}
     for stack in STACKS:
         out = tmp / stack
-        result = run_preflight("render", "--stack", stack, "--out", str(out))
+        result = run_preflight("render", "--plan", str(plans[stack].path), "--out", str(out))
         assert result.returncode == 0, result.stderr
         folders[stack] = out
     return folders

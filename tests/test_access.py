@@ -14,7 +14,7 @@ from components.config import StackConfigError, parse_stack_config
 from components.config.loader import check_placeholders, creates_resources
 from components.config.access import caller_access_issues, placeholder_issues
 from components.naming import iam_key
-from conftest import PlanView, run_preflight
+from conftest import PlanView
 from test_config_model import problems, stack_values
 
 ACCOUNT = "210987654321"
@@ -225,10 +225,9 @@ def test_only_a_real_update_counts_as_creating(monkeypatch, monitor, dry_run, cr
     assert creates_resources() is creating
 
 
-def test_make_plan_warns_loudly_about_placeholders(tmp_path):
-    result = run_preflight("plan", "--stack", "dev", "--json", str(tmp_path / "plan.json"))
-    assert result.returncode == 0, result.stderr
-    assert "PLACEHOLDER" in result.stderr and "arn:aws:iam::123456789012:role/platform-admin" in result.stderr
+def test_make_plan_warns_loudly_about_placeholders(plans):
+    stderr = plans["dev"].stderr  # the session's `plan --stack dev --json FILE`, as `make plan` runs it
+    assert "PLACEHOLDER" in stderr and "arn:aws:iam::123456789012:role/platform-admin" in stderr
 
 
 # -- finding 3: the principal running `pulumi up` must get into the cluster ----------------------

@@ -12,14 +12,13 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, run_preflight
+from helpers import assert_bad_input
 
 JSON_KEYS = {"urn", "type", "name", "parent", "custom", "protect", "provider", "dependencies", "inputs", "secretPaths"}
 
 
-def test_plan_prints_a_tree_with_counts():
-    result = run_preflight("plan", "--stack", "prod")
-    assert result.returncode == 0, result.stderr
-    out = result.stdout
+def test_plan_prints_a_tree_with_counts(plans):
+    out = plans["prod"].stdout  # the session's `plan --stack prod --json FILE`
     assert "pulumi:pulumi:Stack" in out and "eks-platform-prod" in out
     assert "└─ eks:index:Cluster" in out and "cluster-eks [protect]" in out
     assert "to create" in out and "By type:" in out
@@ -90,13 +89,6 @@ def test_program_failure_exits_1_with_the_error():
 
 FIXTURES = ROOT / "tests" / "fixtures" / "manifests"
 NOT_UTF8 = b"config:\n  eks-platform:environment: d\xe9v\n"
-
-
-def assert_bad_input(result, *named):
-    assert result.returncode == 2, result.stdout + result.stderr
-    assert "Traceback" not in result.stderr
-    for text in named:
-        assert str(text) in result.stderr, result.stderr
 
 
 def test_invalid_utf8_stack_file_exits_2_naming_it(tmp_path):
@@ -197,26 +189,28 @@ def test_unreadable_policy_configs_exit_2(tmp_path):
     assert_bad_input(check_manifests_with(latin1), latin1, "not UTF-8")
 
 
-def test_render_refuses_a_folder_it_did_not_create(tmp_path):
+def test_render_refuses_a_folder_it_did_not_create(tmp_path, plans):
     project = tmp_path / "project"
     project.mkdir()
     (project / "Pulumi.yaml").write_text("name: mine\n")
     (project / "deployment.yaml").write_text("kind: Deployment\n")
-    result = run_preflight("render", "--stack", "dev", "--out", str(project))
+    result = run_preflight("render", "--plan", str(plans["dev"].path), "--out", str(project))
     assert_bad_input(result, project, "refusing to render into a folder render did not create", "Pulumi.yaml")
     assert sorted(p.name for p in project.iterdir()) == ["Pulumi.yaml", "deployment.yaml"]
-    assert_bad_input(run_preflight("render", "--stack", "dev", "--out", str(project / "Pulumi.yaml")), "is a file")
+    assert_bad_input(run_preflight("render", "--plan", str(plans["dev"].path), "--out", str(project / "Pulumi.yaml")),
+                     "is a file")
 
 
-def test_render_reuses_only_its_own_folder(tmp_path):
+def test_render_reuses_only_its_own_folder(tmp_path, plans):
+    plan = str(plans["dev"].path)
     out = tmp_path / "manifests"
-    assert run_preflight("render", "--stack", "dev", "--out", str(out)).returncode == 0
+    assert run_preflight("render", "--plan", plan, "--out", str(out)).returncode == 0
     first = sorted(p.name for p in out.glob("*.yaml"))
     assert first and sorted((out / ".preflight-render").read_text().split()) == first
     (out / "notes.txt").write_text("mine")  # a file render did not write is left alone
     stale = out / first[0]
     stale.write_text("stale")
-    result = run_preflight("render", "--stack", "dev", "--out", str(out))
+    result = run_preflight("render", "--plan", plan, "--out", str(out))
     assert result.returncode == 0, result.stderr
     second = sorted(p.name for p in out.glob("*.yaml"))
     # Only this render's files remain (names carry an index, so the set may differ in order).
@@ -225,7 +219,7 @@ def test_render_reuses_only_its_own_folder(tmp_path):
     assert (out / "notes.txt").read_text() == "mine"
     empty = tmp_path / "empty"
     empty.mkdir()
-    assert run_preflight("render", "--stack", "dev", "--out", str(empty)).returncode == 0
+    assert run_preflight("render", "--plan", plan, "--out", str(empty)).returncode == 0
 
 
 INTERNAL_ERROR = (

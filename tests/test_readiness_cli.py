@@ -17,12 +17,13 @@ from preflight import check
 from readiness_support import helm  # noqa: F401  (the session's helm binary)
 
 
-def test_check_reports_readiness_with_the_matrix_and_json(tmp_path, helm):
+def test_check_reports_readiness_with_the_matrix_and_json(tmp_path, helm, plans):
     out = tmp_path / "report.json"
     # helm on PATH: every chart is rendered, or listed as not checked (here no repository is reachable).
     env = {**os.environ, "PATH": f"{Path(helm).parent}{os.pathsep}{os.environ['PATH']}",
            "XDG_CACHE_HOME": str(tmp_path / "cache")}
-    result = subprocess.run([sys.executable, "-m", "preflight", "check", "--stack", "dev", "--json", str(out)],
+    result = subprocess.run([sys.executable, "-m", "preflight", "check", "--plan", str(plans["dev"].path),
+                             "--json", str(out)],
                             cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
     assert result.returncode == 0, result.stderr  # dev's pack config is advisory
     text = result.stdout
