@@ -8,14 +8,14 @@ the reference generator. `from policies.rules import POLICIES` still works and m
 from __future__ import annotations
 
 import importlib
-
-RULE_MODULES = ("aws_eks", "karpenter", "kubernetes", "pod_security", "rbac", "stack", "workloads")
+import pkgutil
 
 
 def all_rules() -> list:
-    """Every rule of the pack, registered on first call (a module's decorators run once)."""
-    for module in RULE_MODULES:
-        importlib.import_module(f"{__name__}.{module}")
+    """Every rule of the pack, registered on first call (a module's decorators run once). Every
+    module of this package is imported, so a new rule file needs no list to be added to."""
+    for module in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{module.name}")
     from .base import POLICIES
 
     return POLICIES
