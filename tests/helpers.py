@@ -3,7 +3,13 @@ another test module: a test file is free to change without breaking its neighbou
 
 from __future__ import annotations
 
+import copy
+import re
 import subprocess
+from typing import Any
+
+from conftest import PlanView
+from network_policy_model import pod
 
 
 def assert_bad_input(result: subprocess.CompletedProcess, *named) -> None:
@@ -12,3 +18,75 @@ def assert_bad_input(result: subprocess.CompletedProcess, *named) -> None:
     assert "Traceback" not in result.stderr
     for text in named:
         assert str(text) in result.stderr, result.stderr
+
+
+def release(plan: PlanView, chart: str) -> dict[str, Any]:
+    """The plan's one Helm release of `chart`."""
+    matches = [r for r in plan.of_type("kubernetes:helm.sh/v3:Release") if r["inputs"]["chart"] == chart]
+    assert len(matches) == 1, f"expected one {chart} release"
+    return matches[0]
+
+
+def is_secret(resource: dict, path: str) -> bool:
+    """A value is secret if it, or an object or list holding it, is marked secret."""
+    return any(path == p or path.startswith((p + ".", p + "[")) for p in resource["secretPaths"])
+
+
+def builtin_kind(manifest: dict) -> bool:
+    """A kind of the Kubernetes API itself (core, apps, *.k8s.io), not a custom resource."""
+    group = manifest["apiVersion"].split("/")[0] if "/" in manifest["apiVersion"] else ""
+    return group == "" or "." not in group or group.endswith(".k8s.io")
+
+
+def with_app(raw: dict, **app) -> dict:
+    """Stack values whose only team, shop, runs one app: web, with `app`'s fields on top."""
+    raw = copy.deepcopy(raw)
+    base = {"name": "web", "image": "registry.example.com:5000/shop/web:1.2.3"}
+    raw["teams"] = [{"name": "shop", "apps": [{**base, **app}]}]
+    return raw
+
+
+def k8s(plan: PlanView, kind_type: str, namespace: str | None = None) -> dict[str, dict]:
+    """metadata.name -> inputs, for objects of one type (in one namespace)."""
+    found = {}
+    for r in plan.of_type(kind_type):
+        metadata = r["inputs"]["metadata"]
+        if namespace is None or metadata.get("namespace") == namespace:
+            found[metadata.get("name") or r["name"]] = {**r["inputs"], "_resource": r}
+    return found
+
+
+def app_pod(team: str, app: str):
+    """A pod of the team's app, labelled as the App component labels it."""
+    return pod(team, {"app.kubernetes.io/name": app, "app.kubernetes.io/instance": f"{team}-{app}"})
+
+
+# Keys whose value is a free-form map handed to Kubernetes or to the program's flags: the
+# chart's values.yaml shows only an example (or nothing) below them.
+FREE_FORM = {"resources", "annotations", "labels", "podLabels", "podAnnotations", "additionalLabels",
+             "extraArgs", "securityContext", "containerSecurityContext", "podSecurityContext",
+             "nodeSelector", "affinity", "tolerations", "topologySpreadConstraints"}
+
+
+def commented_keys(values_text: str) -> set[str]:
+    """Optional keys a chart documents as a commented default (`# maxUnavailable: 1`)."""
+    return set(re.findall(r"^\s*#\s*([A-Za-z][A-Za-z0-9]*):", values_text, flags=re.MULTILINE))
+
+
+def unknown_keys(ours: dict[str, Any], chart: dict[str, Any], path: str = "", *,
+                 commented: frozenset[str] = frozenset(), free_paths: frozenset[str] = frozenset()) -> list[str]:
+    """Paths of our Helm values that the chart's values.yaml does not know (Helm ignores them)."""
+    unknown = []
+    for key, value in ours.items():
+        where = f"{path}.{key}" if path else key
+        if key not in chart:
+            # A commented default documents a leaf setting, never a whole subtree.
+            if not (key in commented and not isinstance(value, dict)) and where not in free_paths:
+                unknown.append(where)
+            continue
+        known = chart[key]
+        if key in FREE_FORM or where in free_paths or not isinstance(value, dict):
+            continue
+        if isinstance(known, dict) and known:
+            unknown += unknown_keys(value, known, where, commented=commented, free_paths=free_paths)
+    return unknown

@@ -15,7 +15,7 @@ from components.config.loader import check_placeholders, creates_resources
 from components.config.access import caller_access_issues, placeholder_issues
 from components.naming import iam_key
 from conftest import PlanView
-from test_config_model import problems, stack_values
+from config_cases import problems, stack_values
 
 ACCOUNT = "210987654321"
 ADMIN = f"arn:aws:iam::{ACCOUNT}:role/platform-admin"

@@ -8,7 +8,6 @@ values.schema.json where the chart ships one) from ../shared/reference/charts.
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +16,7 @@ import pytest
 import yaml
 
 from components.charts import CHARTS
-
-# Keys whose value is a free-form map handed to Kubernetes or to the program's flags: the
-# chart's values.yaml shows only an example (or nothing) below them.
-FREE_FORM = {"resources", "annotations", "labels", "podLabels", "podAnnotations", "additionalLabels",
-             "extraArgs", "securityContext", "containerSecurityContext", "podSecurityContext",
-             "nodeSelector", "affinity", "tolerations", "topologySpreadConstraints"}
+from helpers import commented_keys, unknown_keys
 
 # Paths whose value the chart copies into an object as is (traefik: "Additional entries here
 # will be added to the Service spec").
@@ -41,29 +35,6 @@ SUBCHART_KEYS = {"kube-prometheus-stack": {
 # cert-manager's Chart.yaml in git says v0.0.0: its release tool stamps the version when
 # publishing (reference/SOURCES.md), so its pin is checked against SOURCES.md instead.
 STAMPED_AT_RELEASE = {"cert-manager"}
-
-
-def commented_keys(values_text: str) -> set[str]:
-    """Optional keys a chart documents as a commented default (`# maxUnavailable: 1`)."""
-    return set(re.findall(r"^\s*#\s*([A-Za-z][A-Za-z0-9]*):", values_text, flags=re.MULTILINE))
-
-
-def unknown_keys(ours: dict[str, Any], chart: dict[str, Any], path: str = "", *,
-                 commented: frozenset[str] = frozenset(), free_paths: frozenset[str] = frozenset()) -> list[str]:
-    unknown = []
-    for key, value in ours.items():
-        where = f"{path}.{key}" if path else key
-        if key not in chart:
-            # A commented default documents a leaf setting, never a whole subtree.
-            if not (key in commented and not isinstance(value, dict)) and where not in free_paths:
-                unknown.append(where)
-            continue
-        known = chart[key]
-        if key in FREE_FORM or where in free_paths or not isinstance(value, dict):
-            continue
-        if isinstance(known, dict) and known:
-            unknown += unknown_keys(value, known, where, commented=commented, free_paths=free_paths)
-    return unknown
 
 
 def chart_name(inputs: dict[str, Any]) -> str:

@@ -11,18 +11,10 @@ import yaml
 
 from components.config import StackConfigError, parse_stack_config
 from config_cases import problems, stack_values
+from helpers import with_app
 from preflight.stackfile import SECRET_PLACEHOLDER, StackFileError, read_stack_file
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-
-
-def with_app(raw: dict, **app) -> dict:
-    raw = copy.deepcopy(raw)
-    base = {"name": "web", "image": "registry.example.com:5000/shop/web:1.2.3"}
-    raw["teams"] = [{"name": "shop", "apps": [{**base, **app}]}]
-    return raw
 
 
 @pytest.fixture

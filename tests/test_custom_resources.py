@@ -11,7 +11,7 @@ import yaml
 from components.charts import CHARTS
 from conftest import STACKS, PlanView
 from crd_schema import load_crds, validation_errors
-from test_render import builtin_kind
+from helpers import builtin_kind
 
 # The chart whose release installs each API group's CRDs.
 CRD_CHARTS = {

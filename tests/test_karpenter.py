@@ -261,7 +261,7 @@ def test_karpenter_objects_wait_for_the_chart_and_platform_layers_wait_for_karpe
 
 
 def test_karpenter_chart_values_use_keys_the_chart_knows(dev: PlanView, reference: Path):
-    from test_chart_values import commented_keys, unknown_keys
+    from helpers import commented_keys, unknown_keys
     text = (reference / "charts" / "karpenter" / "values.yaml").read_text()
     chart = yaml.safe_load(text)
     values = release(dev, "karpenter-chart")[0]["inputs"]["values"]

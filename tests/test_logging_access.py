@@ -9,10 +9,9 @@ import pytest
 import yaml
 
 from conftest import ROOT, PlanView
+from helpers import is_secret, release
 from network_policy import Endpoint, Pod, allowed, plan_policies
 from preflight.stackfile import read_stack_file
-from test_observability import is_secret
-from test_traffic import release
 
 ES = Pod("logging", {"elasticsearch.k8s.elastic.co/cluster-name": "logs", "common.k8s.elastic.co/type": "elasticsearch",
                      "elasticsearch.k8s.elastic.co/statefulset-name": "logs-es-default"})

@@ -13,7 +13,8 @@ from components.cert_manager import route53_policy
 from components.config import parse_stack_config
 from components.naming import iam_key
 from conftest import ROOT, PlanView, plan_stack
-from test_config_model import problems, stack_values, with_app
+from config_cases import problems, stack_values
+from helpers import with_app
 
 
 # -- finding 10: VPC flow logs ----------------------------------------------------------------

@@ -13,17 +13,12 @@ from components.config import StackConfigError, parse_stack_config
 from components.config.services import AlertThresholdsConfig, MonitoringConfig
 from components.monitoring import alertmanager_config
 from conftest import ROOT, PlanView, plan_stack
+from helpers import is_secret, release
 from policies.rules.base import containers, pod_spec
 from preflight.check import Subject, evaluate
 from preflight.stackfile import read_stack_file
-from test_traffic import release
 
 RULE_TYPE = "kubernetes:monitoring.coreos.com/v1:PrometheusRule"
-
-
-def is_secret(resource: dict, path: str) -> bool:
-    """A value is secret if it, or an object or list holding it, is marked secret."""
-    return any(path == p or path.startswith((p + ".", p + "[")) for p in resource["secretPaths"])
 
 
 def alerts(plan: PlanView) -> dict[str, dict]:

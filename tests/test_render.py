@@ -9,15 +9,11 @@ import yaml
 from components.config import parse_stack_config
 from preflight.stackfile import read_stack_file
 from conftest import ROOT, STACKS
+from helpers import builtin_kind
 
 
 def cluster_version(stack: str) -> str:
     return parse_stack_config(read_stack_file(ROOT / f"Pulumi.{stack}.yaml").project_values).cluster.kubernetes_version
-
-
-def builtin_kind(manifest: dict) -> bool:
-    group = manifest["apiVersion"].split("/")[0] if "/" in manifest["apiVersion"] else ""
-    return group == "" or not "." in group or group.endswith(".k8s.io")
 
 
 @pytest.mark.parametrize("stack", STACKS)

@@ -8,7 +8,7 @@ import pytest
 
 from conftest import PlanView
 from network_policy_model import address, allowed, plan_policies, pod
-from test_tenancy import app_pod, k8s
+from helpers import app_pod, k8s
 
 
 @pytest.fixture(params=["dev", "prod"])

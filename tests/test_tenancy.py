@@ -10,21 +10,12 @@ import yaml
 
 from components.config import StackConfigError, parse_stack_config
 from conftest import ROOT, PlanView, plan_stack
+from helpers import app_pod, k8s
 from network_policy_model import address, allowed, plan_policies, pod
 from preflight.stackfile import read_stack_file
 
 TEAMS = {"dev": {"shop": ["frontend", "backend", "database"], "analytics": ["reports"]},
          "prod": {"shop": ["frontend", "backend", "database"], "analytics": ["reports"]}}
-
-
-def k8s(plan: PlanView, kind_type: str, namespace: str | None = None) -> dict[str, dict]:
-    """metadata.name -> inputs, for objects of one type (in one namespace)."""
-    found = {}
-    for r in plan.of_type(kind_type):
-        metadata = r["inputs"]["metadata"]
-        if namespace is None or metadata.get("namespace") == namespace:
-            found[metadata.get("name") or r["name"]] = {**r["inputs"], "_resource": r}
-    return found
 
 
 @pytest.fixture(params=["dev", "prod"])
@@ -369,10 +360,6 @@ def test_writable_paths_are_absolute_and_new(paths, message):
 
 
 # --- Egress to the API server and AWS (issue #13, finding 8); the other paths: test_team_isolation.py
-
-def app_pod(team: str, app: str):
-    return pod(team, {"app.kubernetes.io/name": app, "app.kubernetes.io/instance": f"{team}-{app}"})
-
 
 def test_api_server_and_aws_egress_only_for_apps_that_asked(variant):
     """The variant's backend mounts its token and has IRSA policies; the frontend neither."""

@@ -13,15 +13,10 @@ from components.config import StackConfigError, parse_stack_config
 from components.config.base import quantity_value
 from components.tls_ingress import ENTRYPOINTS_ANNOTATION, ISSUER_ANNOTATION
 from conftest import ROOT, PlanView, plan_stack
+from helpers import release
 from preflight.stackfile import read_stack_file
 
 EXTERNAL_TYPES = {"LoadBalancer", "NodePort"}
-
-
-def release(plan: PlanView, chart: str) -> dict[str, Any]:
-    matches = [r for r in plan.of_type("kubernetes:helm.sh/v3:Release") if r["inputs"]["chart"] == chart]
-    assert len(matches) == 1, f"expected one {chart} release"
-    return matches[0]
 
 
 def external_service_settings(value: Any, path: str = "") -> Iterator[str]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from preflight.check import Subject, evaluate
-from test_rules import violations
+from rule_cases import violations
 
 RULE = "no-broad-aws-managed-policies"
 

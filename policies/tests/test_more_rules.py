@@ -8,7 +8,7 @@ import copy
 import pytest
 
 from preflight.check import Subject, evaluate
-from test_rules import GOOD_CONTAINER, WORKLOADS, pod, violations
+from rule_cases import GOOD_CONTAINER, WORKLOADS, pod, violations
 
 
 def pod_props(spec, metadata_extra=None):

@@ -13,7 +13,7 @@ from preflight.check import with_kubernetes_version
 from policies.rules.base import is_cluster_scoped
 from policies.rules.images import image_pin_problem
 from policies.rules.pod_security import DEFAULT_KUBERNETES_VERSION
-from test_rules import WORKLOADS, pod, violations
+from rule_cases import WORKLOADS, pod, violations
 
 ROOT = Path(__file__).resolve().parents[2]
 POD = "kubernetes:core/v1:Pod"
