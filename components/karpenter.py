@@ -180,6 +180,10 @@ class Karpenter(pulumi.ComponentResource):
             "serviceAccount": {"name": service_account,
                                "annotations": role.service_account_annotations},
             "replicas": 2 if args.high_availability else 1,
+            # The node's (VPC) resolver, not CoreDNS: CoreDNS may come to run on nodes Karpenter
+            # launches, and Karpenter must reach STS and EC2 to launch them (Karpenter v1.14
+            # getting started and troubleshooting guides, "dnsPolicy=Default").
+            "dnsPolicy": "Default",
             **controller_placement(args.controller_group),
             "controller": {"resources": {"requests": {"cpu": "250m", "memory": "512Mi"},
                                          "limits": {"cpu": "1", "memory": "1Gi"}}},

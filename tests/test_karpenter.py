@@ -75,6 +75,7 @@ def test_controller_chart_is_the_pinned_oci_chart_on_the_system_group(dev: PlanV
     assert inputs["namespace"] == "kube-system" and inputs["atomic"] is True
     values = inputs["values"]
     assert values["nodeSelector"] == {"kubernetes.io/os": "linux", "eks-platform/node-group": "system"}
+    assert values["dnsPolicy"] == "Default", "Karpenter must not need CoreDNS to launch the nodes CoreDNS runs on"
     assert {"key": "CriticalAddonsOnly", "operator": "Exists"} in values["tolerations"]
     queue = dev.one("aws:sqs/queue:Queue")["inputs"]
     assert values["settings"] == {"clusterName": CLUSTER, "interruptionQueue": queue["name"]}
@@ -316,9 +317,24 @@ def test_karpenter_needs_node_pools_with_unique_names_and_valid_settings():
     assert any("schedule and duration go together" in p for p in found)
 
 
-def test_cluster_autoscaler_stacks_ignore_the_karpenter_section():
+def test_each_kind_refuses_the_other_kinds_settings():
+    raw = karpenter_dev()
+    raw["autoscaler"]["expander"] = "least-waste"
+    assert "autoscaler.expander: is a cluster-autoscaler setting, and autoscaler.kind is karpenter; remove it " \
+           "(Karpenter's settings live under autoscaler.karpenter)" in problems(raw)
     raw = stack_values("prod")
     assert parse_stack_config(raw).autoscaler.karpenter.node_pools == []
+    raw["autoscaler"]["karpenter"] = {"controllerNodeGroup": "system"}
+    assert any(p.startswith("autoscaler.karpenter: is read only with autoscaler.kind: karpenter") for p in problems(raw))
+
+
+def test_karpenter_needs_a_kubernetes_minor_its_chart_supports():
+    raw = karpenter_dev()
+    raw["cluster"]["kubernetesVersion"] = "1.29"
+    assert any(p.startswith("autoscaler.kind: the pinned Karpenter chart supports Kubernetes 1.30 to 1.36, not "
+                            "cluster.kubernetesVersion 1.29") for p in problems(raw))
+    # cluster-autoscaler's image table does not apply to Karpenter.
+    assert not any(p.startswith("autoscaler.imageTag") for p in problems(raw))
 
 
 # -- the gate's rules -----------------------------------------------------------------------

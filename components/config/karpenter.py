@@ -94,12 +94,34 @@ class KarpenterConfig(StrictModel):
     node_pools: list[NodePoolConfig] = Field(default_factory=list)
 
 
-def karpenter_issues(autoscaler, node_groups) -> list[ConfigIssue]:
-    """Cross-key checks when autoscaler.kind is karpenter (empty otherwise)."""
+# The Kubernetes minors the pinned chart (1.14) supports: Karpenter's compatibility matrix
+# (website/content/en/v1.14/upgrading/compatibility.md) lists 1.30 to 1.36 for Karpenter >= 1.13.
+KARPENTER_KUBERNETES_MINORS = ("1.30", "1.31", "1.32", "1.33", "1.34", "1.35", "1.36")
+# AutoscalerConfig keys that only cluster-autoscaler reads.
+CLUSTER_AUTOSCALER_KEYS = {"expander": "expander", "scale_down_unneeded_time": "scaleDownUnneededTime",
+                           "scale_down_delay_after_add": "scaleDownDelayAfterAdd",
+                           "scale_down_utilization_threshold": "scaleDownUtilizationThreshold",
+                           "image_tag": "imageTag"}
+
+
+def karpenter_issues(autoscaler, node_groups, kubernetes_version: str) -> list[ConfigIssue]:
+    """Cross-key checks of autoscaler.kind: keys of the other kind set, and with karpenter the
+    node groups, NodePools and Kubernetes minor it needs."""
     if autoscaler.kind != "karpenter":
+        if "karpenter" in autoscaler.model_fields_set:
+            return [ConfigIssue("autoscaler.karpenter", (
+                "is read only with autoscaler.kind: karpenter (kind is cluster-autoscaler); set the kind or remove it"))]
         return []
     cfg: KarpenterConfig = autoscaler.karpenter
-    issues = []
+    issues = [ConfigIssue(f"autoscaler.{key}", (
+        "is a cluster-autoscaler setting, and autoscaler.kind is karpenter; remove it (Karpenter's settings "
+        "live under autoscaler.karpenter)")) for field, key in CLUSTER_AUTOSCALER_KEYS.items()
+        if field in autoscaler.model_fields_set]
+    if kubernetes_version not in KARPENTER_KUBERNETES_MINORS:
+        issues.append(ConfigIssue("autoscaler.kind", (
+            f"the pinned Karpenter chart supports Kubernetes {KARPENTER_KUBERNETES_MINORS[0]} to "
+            f"{KARPENTER_KUBERNETES_MINORS[-1]}, not cluster.kubernetesVersion {kubernetes_version}; move the "
+            "chart pin (components/charts.py) or use cluster-autoscaler")))
     names = [group.name for group in node_groups]
     if cfg.controller_node_group not in names:
         issues.append(ConfigIssue("autoscaler.karpenter.controllerNodeGroup", (

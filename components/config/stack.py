@@ -105,14 +105,15 @@ def cross_key_issues(config: StackConfig) -> list[ConfigIssue]:
 
     version = config.cluster.kubernetes_version
     issues += [ConfigIssue(k, m) for k, m in addon_version_issues(config.addons, version)]
-    if config.autoscaler.image_tag is None and version not in AUTOSCALER_IMAGE_TAGS:
+    if config.autoscaler.kind == "cluster-autoscaler" and config.autoscaler.image_tag is None \
+            and version not in AUTOSCALER_IMAGE_TAGS:
         issues.append(ConfigIssue(
             "autoscaler.imageTag",
             f"no cluster-autoscaler image is known for Kubernetes {version} (known: "
             f"{sorted(AUTOSCALER_IMAGE_TAGS)}); set the matching v{version}.x tag",
         ))
 
-    issues += karpenter_issues(config.autoscaler, config.node_groups)
+    issues += karpenter_issues(config.autoscaler, config.node_groups, config.cluster.kubernetes_version)
 
     zones = AVAILABILITY_ZONES[config.region]
     if config.network.az_count > zones:
