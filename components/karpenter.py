@@ -156,8 +156,7 @@ class Karpenter(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
-        aws.sqs.QueuePolicy(f"{name}-interruption", queue_url=queue.url,
-                            policy=queue.arn.apply(interruption_queue_policy), opts=child)
+        rules = []
         for key, (source, detail_type) in INTERRUPTION_EVENTS.items():
             rule = aws.cloudwatch.EventRule(
                 f"{name}-{key}", description=f"{detail_type} -> Karpenter ({cluster_name})",
@@ -165,6 +164,9 @@ class Karpenter(pulumi.ComponentResource):
             )
             aws.cloudwatch.EventTarget(f"{name}-{key}", rule=rule.name, arn=queue.arn,
                                        target_id="KarpenterInterruptionQueueTarget", opts=child)
+            rules.append(rule)
+        aws.sqs.QueuePolicy(f"{name}-interruption", queue_url=queue.url, opts=child, policy=pulumi.Output.all(
+            queue.arn, *[rule.arn for rule in rules]).apply(lambda arns: interruption_queue_policy(arns[0], arns[1:])))
 
         namespace, service_account = SERVICE_ACCOUNT
         role = WorkloadRole(f"{name}-controller", WorkloadRoleArgs(

@@ -113,13 +113,18 @@ def controller_policy(cluster_name: str, partition: str, region: str, account_id
     return json.dumps({"Version": "2012-10-17", "Statement": statements}, separators=(",", ":"))
 
 
-def interruption_queue_policy(queue_arn: str) -> str:
-    """Only EventBridge (and SQS itself) may send; nothing may use the queue over plain HTTP."""
+def interruption_queue_policy(queue_arn: str, rule_arns: list[str]) -> str:
+    """EventBridge may send only from this stack's rules: upstream lets any rule of any account
+    send, and a forged interruption event makes Karpenter drain and replace a node. The
+    ArnEquals aws:SourceArn condition is the one AWS's EventBridge guide gives for SQS targets.
+    Nothing may use the queue over plain HTTP."""
     return json.dumps({
         "Version": "2012-10-17",
         "Id": "EC2InterruptionPolicy",
         "Statement": [
-            {"Effect": "Allow", "Principal": {"Service": ["events.amazonaws.com", "sqs.amazonaws.com"]},
+            {"Sid": "EventBridgeRulesOfThisCluster", "Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"},
+             "Action": "sqs:SendMessage", "Resource": queue_arn, "Condition": {"ArnEquals": {"aws:SourceArn": rule_arns}}},
+            {"Sid": "SQS", "Effect": "Allow", "Principal": {"Service": "sqs.amazonaws.com"},
              "Action": "sqs:SendMessage", "Resource": queue_arn},
             {"Sid": "DenyHTTP", "Effect": "Deny", "Principal": "*", "Action": "sqs:*", "Resource": queue_arn,
              "Condition": {"Bool": {"aws:SecureTransport": "false"}}},

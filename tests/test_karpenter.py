@@ -149,9 +149,13 @@ def test_interruption_queue_is_encrypted_and_only_eventbridge_sends(dev: PlanVie
     assert queue["sqsManagedSseEnabled"] is True and queue["messageRetentionSeconds"] == 300
     queue_arn = f"arn:aws:sqs:eu-west-1:123456789012:{queue['name']}"
     policy = json.loads(dev.one("aws:sqs/queuePolicy:QueuePolicy")["inputs"]["policy"])
-    allow, deny = policy["Statement"]
-    assert allow["Principal"] == {"Service": ["events.amazonaws.com", "sqs.amazonaws.com"]}
-    assert (allow["Action"], allow["Resource"]) == ("sqs:SendMessage", queue_arn)
+    events, sqs, deny = policy["Statement"]
+    assert events["Principal"] == {"Service": "events.amazonaws.com"} and sqs["Principal"] == {"Service": "sqs.amazonaws.com"}
+    assert all((s["Action"], s["Resource"]) == ("sqs:SendMessage", queue_arn) for s in (events, sqs))
+    # Only this stack's rules: a forged interruption event would make Karpenter replace a node.
+    rule_arns = [f"arn:aws:events:eu-west-1:123456789012:rule/{r['name']}-{_hex(r['name'], 7)}"
+                 for r in dev.of_type("aws:cloudwatch/eventRule:EventRule")]
+    assert sorted(events["Condition"]["ArnEquals"]["aws:SourceArn"]) == sorted(rule_arns)
     assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
 
 
