@@ -105,14 +105,14 @@ def _check(args) -> int:
     for notice in notices:
         print(f"note: {notice}", file=sys.stderr)
     violations = check.evaluate(subjects, policy_config)
-    sections, checked = [], len(subjects)
-    if args.readiness:
-        found, sections, chart_objects = check.run_readiness(subjects, policy_config, plan, stack_config, args.charts)
-        violations += found
-        checked += chart_objects
-    print(check.format_report(violations, checked, policy_config, config_path, sections))
+    ready = check.run_readiness(subjects, policy_config, plan, stack_config, args.charts) if args.readiness else None
+    if ready:
+        violations += ready.violations
+    checked = len(subjects) + (ready.chart_objects if ready else 0)
+    print(check.format_report(violations, checked, policy_config, config_path, ready.sections if ready else ()))
     if args.json_out:
-        report = check.report_json(violations, checked, policy_config, skipped=notices)
+        report = check.report_json(violations, checked, policy_config, skipped=notices,
+                                   reachability=ready.connections if ready else None)
         write_text(args.json_out, json.dumps(report, indent=2), "JSON report")
     return EXIT_VIOLATIONS if any(v.enforcement == "mandatory" for v in violations) else EXIT_OK
 

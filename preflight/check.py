@@ -250,11 +250,20 @@ def manifest_subjects(root: Path, notices: Optional[list[str]] = None) -> list[S
     return subjects
 
 
+@dataclass
+class ReadinessReport:
+    violations: list[Violation]
+    """The readiness findings, and the pack's violations over the charts' objects."""
+    sections: list[str]
+    """The report's readiness lines (chart contents, admission, the reachability matrix)."""
+    chart_objects: int
+    connections: list[dict[str, Any]]
+    """The reachability matrix for --json: every intended connection and its verdict."""
+
+
 def run_readiness(subjects: list[Subject], config: dict[str, Any], plan=None, stack_config=None,
-                  charts: Optional[bool] = None) -> tuple[list[Violation], list[str], int]:
-    """Admission, reachability, ordering and chart contents (preflight/readiness): violations
-    (the pack's, over the charts' objects, included), the report's readiness lines, and how many
-    chart objects were checked."""
+                  charts: Optional[bool] = None) -> ReadinessReport:
+    """Admission, reachability, ordering and chart contents (preflight/readiness)."""
     result = readiness.assess(subjects, registrations=plan.resources if plan else None,
                               stack_config=stack_config, charts=charts)
     violations = evaluate(result.chart_subjects, config) if result.chart_subjects else []
@@ -262,8 +271,8 @@ def run_readiness(subjects: list[Subject], config: dict[str, Any], plan=None, st
         enforcement = readiness.level(finding.check, config)
         if enforcement != "disabled":
             violations.append(Violation(finding.check, enforcement, finding.resource, finding.file, finding.message))
-    return violations, ["Readiness (admission, reachability, ordering, chart contents):", *result.lines, ""], \
-        len(result.chart_subjects)
+    return ReadinessReport(violations, ["Readiness (admission, reachability, ordering, chart contents):",
+                                        *result.lines, ""], len(result.chart_subjects), result.connections)
 
 
 def format_report(violations: list[Violation], checked: int, config: dict[str, Any], config_path: Path,
@@ -283,6 +292,9 @@ def format_report(violations: list[Violation], checked: int, config: dict[str, A
 
 
 def report_json(violations: list[Violation], checked: int, config: dict[str, Any],
-                skipped: Iterable[str] = ()) -> dict[str, Any]:
-    return {"violations": [asdict(v) for v in violations], "resources_checked": checked,
-            "exemptions": exemptions(config), "skipped": list(skipped)}
+                skipped: Iterable[str] = (), reachability: Optional[list[dict[str, Any]]] = None) -> dict[str, Any]:
+    report = {"violations": [asdict(v) for v in violations], "resources_checked": checked,
+              "exemptions": exemptions(config), "skipped": list(skipped)}
+    if reachability is not None:
+        report["reachability"] = reachability
+    return report

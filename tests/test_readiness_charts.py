@@ -51,9 +51,9 @@ def test_chart_contents_go_through_the_pack_and_admission(helm, chart_repo, tmp_
     monkeypatch.setenv("PATH", f"{Path(helm).parent}{os.pathsep}{os.environ['PATH']}")  # the product's helm
     release = _release(f"file://{chart_repo}", {"runAsUser": None, "privileged": True})
     subjects = [_namespace("baseline")]
-    violations, lines, checked = check.run_readiness(subjects, {"all": "mandatory"},
-                                                     plan=type("Plan", (), {"resources": [release]})(),
-                                                     charts=True)
+    report = check.run_readiness(subjects, {"all": "mandatory"},
+                                 plan=type("Plan", (), {"resources": [release]})(), charts=True)
+    violations, lines, checked = report.violations, report.sections, report.chart_objects
     assert checked == 2 and any("1 of 1 Helm releases rendered and checked" in line for line in lines)
     by_policy = {(v.policy, v.resource) for v in violations}
     label = "chart readiness-demo 0.1.0 (release demo/demo)"

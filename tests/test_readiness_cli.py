@@ -37,6 +37,10 @@ def test_check_reports_readiness_with_the_matrix_and_json(tmp_path, helm, plans)
     policies = {v["policy"] for v in report["violations"]}
     assert all(v["enforcement"] in ("advisory", "mandatory") for v in report["violations"])
     assert policies <= {p.name for p in check.POLICIES} | set(check.readiness.CHECKS)
+    matrix = report["reachability"]
+    assert {"from": "shop/frontend", "to": "shop/backend", "port": 8080, "protocol": "TCP",
+            "why": "dependsOn of shop/frontend", "allowed": True, "blockedBy": None} in matrix
+    assert all(set(row) == {"from", "to", "port", "protocol", "why", "allowed", "blockedBy"} for row in matrix)
 
 
 def test_readiness_on_manifests_names_the_file(tmp_path):

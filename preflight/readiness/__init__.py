@@ -34,6 +34,8 @@ class Readiness:
     lines: list[str]
     chart_subjects: list[Any] = field(default_factory=list)
     rendered: list[chart_contents.Rendered] = field(default_factory=list)
+    connections: list[dict[str, Any]] = field(default_factory=list)
+    """Every intended connection and its verdict (the matrix, for machines)."""
 
 
 def objects_of(subjects: list[Any]) -> list[Obj]:
@@ -116,4 +118,6 @@ def assess(subjects: list[Any], *, registrations: Optional[list[Any]] = None, st
     lines.append(f"Reachability: {len(verdicts)} intended connections, {blocked} blocked:")
     lines += matrix(verdicts)
     lines += [f"  note: {note}" for note in sorted(set(notes))]
-    return Readiness(findings, lines, chart_subjects, rendered)
+    connections = [{"from": i.source.name, "to": i.target.name, "port": i.port, "protocol": i.protocol,
+                    "why": i.why, "allowed": i.allowed, "blockedBy": i.blocked_by or None} for i in verdicts]
+    return Readiness(findings, lines, chart_subjects, rendered, connections)
