@@ -11,6 +11,7 @@ import yaml
 
 from components.charts import CHARTS
 from components.config import parse_stack_config
+from components.karpenter import controller_placement, node_pool_spec
 from components.karpenter_iam import INTERRUPTION_EVENTS
 from components.node_groups import NODE_MANAGED_POLICIES
 from components.workload_identity import pod_identity_trust_policy
@@ -91,7 +92,6 @@ def test_controller_chart_is_the_pinned_oci_chart_on_the_system_group(dev: PlanV
 def test_controller_tolerates_its_groups_taints():
     raw = stack_values("dev")
     raw["nodeGroups"][0]["taints"] = [{"key": "CriticalAddonsOnly", "value": "true", "effect": "NO_SCHEDULE"}]
-    from components.karpenter import controller_placement
     placement = controller_placement(parse_stack_config(raw).node_groups[0])
     assert {"key": "CriticalAddonsOnly", "operator": "Equal", "value": "true", "effect": "NoSchedule"} in \
         placement["tolerations"]
@@ -226,7 +226,6 @@ def test_node_pools_come_from_config(dev: PlanView):
 
 
 def test_a_prod_node_pool_is_on_demand_with_a_budget_window():
-    from components.karpenter import node_pool_spec
     raw = stack_values("prod")
     raw["autoscaler"] = {"kind": "karpenter", "karpenter": {"retainedNodeGroups": ["workload"], "nodePools": [{
         "name": "general", "capacityTypes": ["on-demand"], "cpuLimit": 256, "memoryLimit": "1Ti",
