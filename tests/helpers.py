@@ -4,11 +4,14 @@ another test module: a test file is free to change without breaking its neighbou
 from __future__ import annotations
 
 import copy
+import functools
 import re
 import subprocess
 from typing import Any
 
-from conftest import PlanView
+from components.config import StackConfig, parse_stack_config
+from conftest import ROOT, PlanView
+from preflight.stackfile import read_stack_file
 from network_policy_model import pod
 
 
@@ -18,6 +21,21 @@ def assert_bad_input(result: subprocess.CompletedProcess, *named) -> None:
     assert "Traceback" not in result.stderr
     for text in named:
         assert str(text) in result.stderr, result.stderr
+
+
+@functools.lru_cache(maxsize=None)
+def shipped_config(stack: str) -> StackConfig:
+    """The shipped Pulumi.<stack>.yaml as the model parses it: tests take the region, teams and
+    apps from here instead of copying them, so they hold after a user changes the stack file."""
+    stack_file = read_stack_file(ROOT / f"Pulumi.{stack}.yaml")
+    return parse_stack_config(stack_file.project_values, source=str(stack_file.path), stack=stack,
+                              is_secret=stack_file.is_secret)
+
+
+def absent_team(stack: str) -> str:
+    """A valid team name that the shipped stack does not have."""
+    teams = {team.name for team in shipped_config(stack).teams}
+    return next(name for name in (f"team{n}" for n in range(len(teams) + 1)) if name not in teams)
 
 
 def release(plan: PlanView, chart: str) -> dict[str, Any]:

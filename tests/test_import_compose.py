@@ -17,6 +17,7 @@ from components.config import parse_stack_config
 from components.config.access import placeholder_issues
 from components.config.tenancy import AppConfig
 from conftest import ROOT, plan_stack, run_preflight
+from helpers import absent_team
 from policies.rules.images import image_pin_problem
 from preflight.__main__ import main
 from preflight.compose.deploy import cpu_quantity, memory_quantity
@@ -461,8 +462,9 @@ def test_bad_compose_input_exits_2_without_traceback(tmp_path, capsys, content, 
 
 def test_unknown_team_without_write_and_bad_options_exit_2(tmp_path, capsys):
     config = str(stack_copy(tmp_path))
-    code, _, err = cli(capsys, str(THREE_TIER), "--team", "payments", "--config", config)
-    assert code == 2 and "team 'payments' is not in" in err and "--write" in err
+    team = absent_team("dev")  # stack_copy's stack
+    code, _, err = cli(capsys, str(THREE_TIER), "--team", team, "--config", config)
+    assert code == 2 and f"team '{team}' is not in" in err and "--write" in err
     code, _, err = cli(capsys, str(THREE_TIER), "--team", "shop", "--config", config, "--host", "nope=a.example.com")
     assert code == 2 and "no service 'nope'" in err
     code, _, err = cli(capsys, str(THREE_TIER), "--team", "shop", "--config", config, "--storage-gi", "db=big")
@@ -552,7 +554,7 @@ def test_the_imported_stack_plans_and_passes_the_gate(tmp_path, compose, stack, 
     assert main(["import-compose", str(compose), "--team", team, "--stack", stack, "--config", str(config),
                  "--write", *extra]) == 0
     plan = plan_stack(stack, tmp_path, config)  # asserts `preflight plan --config` exits 0
-    check = run_preflight("check", "--stack", stack, "--config", str(config))
+    check = run_preflight("check", "--plan", str(plan.path))  # the plan just made, not a second run
     assert check.returncode == 0, check.stdout + check.stderr
     assert "Violations: 0 mandatory" in check.stdout
 

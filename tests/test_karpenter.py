@@ -18,12 +18,14 @@ from components.workload_identity import pod_identity_trust_policy
 from config_cases import problems, stack_values
 from conftest import PlanView, run_preflight
 from crd_schema import load_crds, validation_errors
+from helpers import shipped_config
 from preflight.check import Subject, evaluate
 from preflight.mocks import _hex
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
 CLUSTER = "eks-platform-dev"
-CLUSTER_ARN = f"arn:aws:eks:eu-west-1:123456789012:cluster/{CLUSTER}"
+REGION = shipped_config("dev").region  # the stack file's, so the tests hold in any region
+CLUSTER_ARN = f"arn:aws:eks:{REGION}:123456789012:cluster/{CLUSTER}"
 NODE_CLASS = "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass"
 NODE_POOL = "kubernetes:karpenter.sh/v1:NodePool"
 
@@ -137,8 +139,8 @@ def test_controller_policy_is_upstreams_scoped_to_this_cluster(dev: PlanView):
     assert statements["AllowPassingInstanceRole"]["Resource"] == role_arn(dev, node_role_name(dev))
     assert statements["AllowAPIServerEndpointDiscovery"]["Resource"] == CLUSTER_ARN
     queue_name = dev.one("aws:sqs/queue:Queue")["inputs"]["name"]
-    assert statements["AllowInterruptionQueueActions"]["Resource"] == f"arn:aws:sqs:eu-west-1:123456789012:{queue_name}"
-    assert statements["AllowRegionalReadActions"]["Condition"] == {"StringEquals": {"aws:RequestedRegion": "eu-west-1"}}
+    assert statements["AllowInterruptionQueueActions"]["Resource"] == f"arn:aws:sqs:{REGION}:123456789012:{queue_name}"
+    assert statements["AllowRegionalReadActions"]["Condition"] == {"StringEquals": {"aws:RequestedRegion": REGION}}
     assert not [s for s in statements.values() if s["Action"] == "*" or "*" in s["Action"]]
 
 
@@ -147,7 +149,7 @@ def test_controller_policy_is_upstreams_scoped_to_this_cluster(dev: PlanView):
 def test_interruption_queue_is_encrypted_and_only_eventbridge_sends(dev: PlanView):
     queue = dev.one("aws:sqs/queue:Queue")["inputs"]
     assert queue["sqsManagedSseEnabled"] is True and queue["messageRetentionSeconds"] == 300
-    queue_arn = f"arn:aws:sqs:eu-west-1:123456789012:{queue['name']}"
+    queue_arn = f"arn:aws:sqs:{REGION}:123456789012:{queue['name']}"
     policy = json.loads(dev.one("aws:sqs/queuePolicy:QueuePolicy")["inputs"]["policy"])
     events, sqs, deny = policy["Statement"]
     assert events["Principal"] == {"Service": "events.amazonaws.com"} and sqs["Principal"] == {"Service": "sqs.amazonaws.com"}
@@ -170,7 +172,7 @@ def test_eventbridge_rules_send_every_interruption_event_to_the_queue(dev: PlanV
     targets = dev.of_type("aws:cloudwatch/eventTarget:EventTarget")
     assert {t["name"] for t in targets} == set(expected)
     queue_name = dev.one("aws:sqs/queue:Queue")["inputs"]["name"]
-    assert all(t["inputs"]["arn"] == f"arn:aws:sqs:eu-west-1:123456789012:{queue_name}" and t["inputs"]["rule"]
+    assert all(t["inputs"]["arn"] == f"arn:aws:sqs:{REGION}:123456789012:{queue_name}" and t["inputs"]["rule"]
                for t in targets)
 
 
@@ -273,8 +275,8 @@ def test_karpenter_chart_values_use_keys_the_chart_knows(dev: PlanView, referenc
     assert unknown_keys({"settings": {"interruptionQueueName": "q"}}, chart) == ["settings.interruptionQueueName"]
 
 
-def test_gate_and_readiness_pass_with_karpenter_on():
-    result = run_preflight("check", "--stack", "dev")
+def test_gate_and_readiness_pass_with_karpenter_on(dev):
+    result = run_preflight("check", "--plan", str(dev.path))
     assert result.returncode == 0, result.stdout + result.stderr
     findings = [line for line in result.stdout.splitlines() if line.strip().startswith("- [")]
     assert not [f for f in findings if "readiness-order" in f or "karpenter" in f.lower()], findings

@@ -89,3 +89,19 @@ def test_make_plan_runs_the_program_once():
     assert len([c for c in commands if PROGRAM_RUNS.search(c)]) == 1, commands
     plan_file = re.search(r"-m preflight plan --stack prod --json (\S+)", result.stdout).group(1)
     assert any(f"-m preflight check --plan {plan_file}" in c for c in commands), commands
+
+
+def test_the_shipped_plans_have_no_mandatory_violation(tmp_path, plans):
+    for stack, plan in plans.items():
+        out = tmp_path / f"{stack}.json"
+        result = run_preflight("check", "--plan", str(plan.path), "--json", str(out))
+        assert result.returncode == 0, result.stdout + result.stderr
+        report = json.loads(out.read_text())
+        assert report["resources_checked"] >= len(plan.resources)
+        assert not [v for v in report["violations"] if v["enforcement"] == "mandatory"]
+        assert {e["namespace"] for e in report["exemptions"]} == {"ingress", "logging", "node-exporter"}
+
+
+def test_rendered_platform_manifests_pass_the_prod_gate(rendered):
+    result = run_preflight("check", "--manifests", str(rendered["prod"]))
+    assert result.returncode == 0, result.stdout

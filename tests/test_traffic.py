@@ -183,7 +183,7 @@ def test_route53_zone_switches_issuers_to_dns01_with_a_scoped_irsa_role(tmp_path
 
     for issuer in plan.of_type("kubernetes:cert-manager.io/v1:ClusterIssuer"):
         assert issuer["inputs"]["spec"]["acme"]["solvers"] == [
-            {"dns01": {"route53": {"region": "eu-west-1", "hostedZoneID": "Z0123456789ABCDEF"}}}]
+            {"dns01": {"route53": {"region": stack["config"]["aws:region"], "hostedZoneID": "Z0123456789ABCDEF"}}}]
     role = plan.one("aws:iam/role:Role", "cert-manager-route53-role")
     trust = json.loads(role["inputs"]["assumeRolePolicy"])
     conditions = trust["Statement"][0]["Condition"]["StringEquals"]

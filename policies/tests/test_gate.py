@@ -1,4 +1,5 @@
-"""preflight check end to end: the platform's plans pass; manifests are checked with files named."""
+"""preflight check end to end over manifests, with files named. (The shipped plans and their
+rendered manifests pass the gate: tests/test_plan_artefact.py, over the session's shared plans.)"""
 
 from __future__ import annotations
 
@@ -13,17 +14,6 @@ ROOT = Path(__file__).resolve().parents[2]
 def check(*args):
     return subprocess.run([sys.executable, "-m", "preflight", "check", *args], cwd=ROOT,
                           capture_output=True, text=True, timeout=300)
-
-
-def test_platform_plans_have_no_mandatory_violation(tmp_path):
-    for stack in ("dev", "prod"):
-        out = tmp_path / f"{stack}.json"
-        result = check("--stack", stack, "--json", str(out))
-        assert result.returncode == 0, result.stdout + result.stderr
-        report = json.loads(out.read_text())
-        assert report["resources_checked"] > 40
-        assert not [v for v in report["violations"] if v["enforcement"] == "mandatory"]
-        assert {e["namespace"] for e in report["exemptions"]} == {"ingress", "logging", "node-exporter"}
 
 
 def test_manifests_mode_names_the_file_and_fails_on_mandatory(tmp_path):
@@ -62,11 +52,3 @@ def test_stack_rules_run_over_manifests(tmp_path):
     assert ("team-namespace-isolation", "kubernetes:core/v1:Namespace: shop") in found
     assert ("replicated-deployments-have-drainable-pdb", "kubernetes:apps/v1:Deployment: web") in found
 
-
-def test_rendered_platform_manifests_pass_the_prod_gate(tmp_path):
-    out_dir = tmp_path / "manifests"
-    render = subprocess.run([sys.executable, "-m", "preflight", "render", "--stack", "prod", "--out", str(out_dir)],
-                            cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert render.returncode == 0, render.stderr
-    result = check("--manifests", str(out_dir))
-    assert result.returncode == 0, result.stdout
