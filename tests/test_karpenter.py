@@ -155,7 +155,7 @@ def test_interruption_queue_is_encrypted_and_only_eventbridge_sends(dev: PlanVie
     assert events["Principal"] == {"Service": "events.amazonaws.com"} and sqs["Principal"] == {"Service": "sqs.amazonaws.com"}
     assert all((s["Action"], s["Resource"]) == ("sqs:SendMessage", queue_arn) for s in (events, sqs))
     # Only this stack's rules: a forged interruption event would make Karpenter replace a node.
-    rule_arns = [f"arn:aws:events:eu-west-1:123456789012:rule/{r['name']}-{_hex(r['name'], 7)}"
+    rule_arns = [f"arn:aws:events:{REGION}:123456789012:rule/{r['name']}-{_hex(r['name'], 7)}"
                  for r in dev.of_type("aws:cloudwatch/eventRule:EventRule")]
     assert sorted(events["Condition"]["ArnEquals"]["aws:SourceArn"]) == sorted(rule_arns)
     assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
