@@ -16,10 +16,9 @@ import pulumi_kubernetes as k8s
 from components.charts import pinned_release
 from components.config.cluster import AddonVersionsConfig
 from components.irsa import IrsaRole, IrsaRoleArgs
+from components.names import DEFAULT_STORAGE_CLASS, RETAIN_STORAGE_CLASS
 
 EBS_CSI_SERVICE_ACCOUNT = ("kube-system", "ebs-csi-controller-sa")
-DEFAULT_STORAGE_CLASS = "gp3"
-RETAIN_STORAGE_CLASS = "gp3-retain"
 
 
 @dataclass

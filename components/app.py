@@ -10,7 +10,6 @@ from typing import Any, NamedTuple, Optional
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.addons import DEFAULT_STORAGE_CLASS, RETAIN_STORAGE_CLASS
 from components.alert_rules import RULE_LABELS, app_alerts, prometheus_rule_spec
 from components.app_workload import (
     PORT_NAME,
@@ -24,16 +23,18 @@ from components.app_workload import (
 )
 from components.config.tenancy import AppConfig
 from components.dashboards import app_dashboard, dashboard_config_map
-from components.ingress_controller import NAMESPACE as INGRESS_NAMESPACE
-from components.ingress_controller import POD_LABELS as TRAEFIK_POD_LABELS
 from components.irsa import IrsaRole, IrsaRoleArgs
-from components.monitoring import NAMESPACE as MONITORING_NAMESPACE
+from components.names import (
+    DEFAULT_STORAGE_CLASS,
+    INGRESS_NAMESPACE,
+    MONITORING_NAMESPACE,
+    PROMETHEUS_POD_LABELS,
+    RETAIN_STORAGE_CLASS,
+    TRAEFIK_POD_LABELS,
+)
+from components.peers import from_namespace, pods_in
 from components.tls_ingress import tls_ingress
 
-NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
-# Pods the prometheus-operator runs for a Prometheus (one of its fixed selector labels; only
-# Prometheus carries it in the monitoring namespace).
-PROMETHEUS_POD_LABELS = {"app.kubernetes.io/name": "prometheus"}
 HTTPS = [{"protocol": "TCP", "port": 443}]
 ANYWHERE = "0.0.0.0/0"
 
@@ -45,12 +46,6 @@ class Peer(NamedTuple):
     port: int
 
 
-def pods_in(namespace: str, labels: dict[str, str]) -> dict[str, Any]:
-    """One peer: these pods in that namespace (both selectors in one peer are ANDed)."""
-    return {"namespaceSelector": {"matchLabels": {NAMESPACE_NAME_LABEL: namespace}},
-            "podSelector": {"matchLabels": labels}}
-
-
 def api_server_peers(vpc_cidr: str) -> list[dict[str, Any]]:
     """The Kubernetes API, as EKS serves it to pods; its addresses are unknown until the cluster exists.
 
@@ -60,7 +55,7 @@ def api_server_peers(vpc_cidr: str) -> list[dict[str, Any]]:
     which runs no pods) names the ClusterIP; CNIs that enforce after the rewrite see an ENI address,
     inside the VPC CIDR. Both only on 443, so the VPC CIDR opens no other port.
     """
-    return [{"namespaceSelector": {"matchLabels": {NAMESPACE_NAME_LABEL: "default"}}},
+    return [from_namespace("default"),
             {"ipBlock": {"cidr": vpc_cidr}}]
 
 

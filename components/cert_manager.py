@@ -14,10 +14,10 @@ from components.config.services import CertManagerConfig
 from components.config.tenancy import ACME_SOLVER_RESOURCES
 from components.hardening import RESTRICTED_CONTAINER_SECURITY_CONTEXT, RESTRICTED_POD_SECURITY_CONTEXT
 from components.irsa import IrsaRole, IrsaRoleArgs
+from components.names import CERT_MANAGER_NAMESPACE as NAMESPACE
+from components.names import INGRESS_CLASS
 from components.namespaces import labelled_namespace
-from components.tls_ingress import INGRESS_CLASS
 
-NAMESPACE = "cert-manager"
 SERVICE_ACCOUNT = "cert-manager"
 ACME_SERVERS = {
     "letsencrypt-staging": "https://acme-staging-v02.api.letsencrypt.org/directory",

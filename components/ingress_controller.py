@@ -19,13 +19,12 @@ from components.hardening import (
     RESTRICTED_POD_SECURITY_CONTEXT,
     spread_constraints,
 )
+from components.names import INGRESS_CLASS
+from components.names import INGRESS_NAMESPACE as NAMESPACE
+from components.names import TRAEFIK_POD_LABELS as POD_LABELS
 from components.namespaces import labelled_namespace
-from components.tls_ingress import INGRESS_CLASS
 
-NAMESPACE = "ingress"
 RELEASE = "traefik"
-# The chart's selector labels: app.kubernetes.io/name is the chart name.
-POD_LABELS = {"app.kubernetes.io/name": "traefik"}
 
 
 def nlb_annotations(scheme: str, tags: dict[str, str]) -> dict[str, str]:

@@ -22,9 +22,9 @@ import pulumi_kubernetes as k8s
 from components.charts import pinned_release
 from components.config.cluster import NodeGroupConfig
 from components.config.karpenter import KarpenterConfig, NodePoolConfig
+from components.names import NODE_MANAGED_POLICIES
 from components.karpenter_iam import (INTERRUPTION_EVENTS, controller_policy, interruption_event_pattern,
                                       interruption_queue_policy)
-from components.node_groups import NODE_MANAGED_POLICIES
 from components.workload_identity import ClusterIdentity, WorkloadRole, WorkloadRoleArgs
 
 SERVICE_ACCOUNT = ("kube-system", "karpenter")

@@ -10,7 +10,6 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from components.addons import DEFAULT_STORAGE_CLASS, RETAIN_STORAGE_CLASS
 from components.charts import pinned_release
 from components.config.base import quantity_value
 from components.config.services import ElasticsearchConfig, LoggingConfig
@@ -30,11 +29,12 @@ from components.logging_access import (
     roles_yaml,
     user_secret_name,
 )
+from components.names import DEFAULT_STORAGE_CLASS, RETAIN_STORAGE_CLASS
+from components.names import ELASTIC_OPERATOR_NAMESPACE as OPERATOR_NAMESPACE
+from components.names import LOGGING_NAMESPACE as NAMESPACE
 from components.namespaces import labelled_namespace
 from components.tls_ingress import tls_ingress
 
-OPERATOR_NAMESPACE = "elastic-system"
-NAMESPACE = "logging"
 ELASTICSEARCH = "logs"
 KIBANA = "logs"
 INDEX_PREFIX = "k8s-logs"

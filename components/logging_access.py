@@ -12,11 +12,17 @@ from typing import Any
 
 import yaml
 
-from components.ingress_controller import NAMESPACE as INGRESS_NAMESPACE
-from components.ingress_controller import POD_LABELS as TRAEFIK_POD_LABELS
-from components.monitoring import NAMESPACE as MONITORING_NAMESPACE
-from components.monitoring import PROMETHEUS_POD_LABELS
-from components.team import from_namespace
+from components.names import (
+    ACME_SOLVER_POD_LABELS,
+    ACME_SOLVER_PORT,
+    INGRESS_NAMESPACE,
+    KUBE_DNS_POD_LABELS,
+    KUBE_SYSTEM_NAMESPACE,
+    MONITORING_NAMESPACE,
+    PROMETHEUS_POD_LABELS,
+    TRAEFIK_POD_LABELS,
+)
+from components.peers import from_namespace, pods_in
 
 SHIPPER_USER = "fluent-bit"
 RETENTION_USER = "log-retention"
@@ -25,9 +31,6 @@ RETENTION_ROLE = "log_retention"
 ES_HTTP_PORT = 9200
 ES_TRANSPORT_PORT = 9300
 KIBANA_PORT = 5601
-# cert-manager's HTTP-01 solver: a pod in the Ingress's namespace, reached by Traefik.
-SOLVER_POD_LABELS = {"acme.cert-manager.io/http01-solver": "true"}
-SOLVER_PORT = 8089
 FLUENT_BIT_METRICS_PORT = 2020
 API_SERVER_PORT = 443
 # The fluent-bit chart's selector labels (release fluent-bit).
@@ -75,7 +78,7 @@ def network_policies(*, es_labels: dict[str, str], kibana_labels: dict[str, str]
     return {
         "default-deny": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]},
         "allow-dns": {"podSelector": {}, "policyTypes": ["Egress"], "egress": [{
-            "to": [{**from_namespace("kube-system"), "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
+            "to": [pods_in(KUBE_SYSTEM_NAMESPACE, KUBE_DNS_POD_LABELS)],
             "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]}]},
         "elasticsearch": {**es, "policyTypes": ["Ingress", "Egress"], "ingress": [
             # The operator's namespace holds the operator alone; its pod labels differ between
@@ -85,11 +88,10 @@ def network_policies(*, es_labels: dict[str, str], kibana_labels: dict[str, str]
             {"from": [es], "ports": _tcp(ES_TRANSPORT_PORT)},
         ], "egress": [{"to": [es], "ports": _tcp(ES_TRANSPORT_PORT)}]},
         "kibana": {**kibana, "policyTypes": ["Ingress", "Egress"], "ingress": [
-            {"from": [{**from_namespace(INGRESS_NAMESPACE), **_pods(TRAEFIK_POD_LABELS)}],
-             "ports": _tcp(KIBANA_PORT)},
+            {"from": [pods_in(INGRESS_NAMESPACE, TRAEFIK_POD_LABELS)], "ports": _tcp(KIBANA_PORT)},
         ], "egress": [to_es]},
         "fluent-bit": {**shipper, "policyTypes": ["Ingress", "Egress"], "ingress": [
-            {"from": [{**from_namespace(MONITORING_NAMESPACE), **_pods(PROMETHEUS_POD_LABELS)}],
+            {"from": [pods_in(MONITORING_NAMESPACE, PROMETHEUS_POD_LABELS)],
              "ports": _tcp(FLUENT_BIT_METRICS_PORT)},
         ], "egress": [
             to_es,
@@ -98,9 +100,9 @@ def network_policies(*, es_labels: dict[str, str], kibana_labels: dict[str, str]
             {"to": [{"ipBlock": {"cidr": vpc_cidr}}], "ports": _tcp(API_SERVER_PORT)},
         ]},
         "log-retention": {**retention, "policyTypes": ["Egress"], "egress": [to_es]},
-        # Kibana's certificate: Let's Encrypt reaches the solver through Traefik.
-        "acme-http01-solver": {**_pods(SOLVER_POD_LABELS), "policyTypes": ["Ingress"], "ingress": [
-            {"from": [{**from_namespace(INGRESS_NAMESPACE), **_pods(TRAEFIK_POD_LABELS)}],
-             "ports": _tcp(SOLVER_PORT)},
+        # Kibana's certificate: Let's Encrypt reaches the solver (a pod in the Ingress's
+        # namespace) through Traefik.
+        "acme-http01-solver": {**_pods(ACME_SOLVER_POD_LABELS), "policyTypes": ["Ingress"], "ingress": [
+            {"from": [pods_in(INGRESS_NAMESPACE, TRAEFIK_POD_LABELS)], "ports": _tcp(ACME_SOLVER_PORT)},
         ]},
     }

@@ -10,19 +10,16 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from components.addons import DEFAULT_STORAGE_CLASS
 from components.alert_rules import RULE_LABELS, platform_alerts, prometheus_rule_spec, seed_alerts
 from components.charts import pinned_release
 from components.config.services import AlertReceiverConfig, MonitoringConfig
 from components.dashboards import cluster_overview, dashboard_config_map
 from components.hardening import spread_constraints
+from components.names import DEFAULT_STORAGE_CLASS, NODE_EXPORTER_NAMESPACE, PROMETHEUS_POD_LABELS
+from components.names import MONITORING_NAMESPACE as NAMESPACE
 from components.namespaces import labelled_namespace
 from components.tls_ingress import tls_ingress
 
-NAMESPACE = "monitoring"
-# node-exporter reads the host (hostNetwork, hostPID, hostPath): it gets a namespace of its
-# own so that `monitoring` can enforce the baseline standard for everything else.
-NODE_EXPORTER_NAMESPACE = "node-exporter"
 RELEASE = "kube-prometheus-stack"
 GRAFANA_SERVICE = f"{RELEASE}-grafana"
 GRAFANA_ADMIN_SECRET = "grafana-admin"
@@ -30,8 +27,6 @@ GRAFANA_ADMIN_SECRET = "grafana-admin"
 # chart's own ClusterRole, which grants Secrets cluster-wide whenever a sidecar is on.
 GRAFANA_CLUSTER_ROLE = "grafana-configmap-reader"
 NULL_RECEIVER = "null"
-# The prometheus-operator's label on every Prometheus pod: what other namespaces admit.
-PROMETHEUS_POD_LABELS = {"app.kubernetes.io/name": "prometheus"}
 UNREACHABLE_ON_EKS = ("kubeControllerManager", "kubeScheduler", "kubeEtcd", "kubeProxy")
 
 

@@ -11,15 +11,8 @@ import pulumi_aws as aws
 import pulumi_eks as eks
 
 from components.config.cluster import NodeGroupConfig, node_group_name_prefix
+from components.names import NODE_MANAGED_POLICIES
 
-# No AmazonEKS_CNI_Policy: aws-node has its own IRSA role (components/cluster.py), so pods on a
-# node cannot use the node's credentials to manage network interfaces. PullOnly, not ReadOnly:
-# nodes pull images and never need to list or describe repositories.
-NODE_MANAGED_POLICIES = (
-    "AmazonEKSWorkerNodePolicy",
-    "AmazonEC2ContainerRegistryPullOnly",
-    "AmazonSSMManagedInstanceCore",  # shell access through SSM instead of SSH keys
-)
 
 
 @dataclass

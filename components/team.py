@@ -10,25 +10,24 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components.app import App, AppArgs, Peer, pods_in
+from components.app import App, AppArgs, Peer
 from components.config.tenancy import TeamConfig, secret_ref_order
-from components.ingress_controller import NAMESPACE as INGRESS_NAMESPACE
-from components.ingress_controller import POD_LABELS as TRAEFIK_POD_LABELS
+from components.names import (
+    ACME_SOLVER_POD_LABELS,
+    ACME_SOLVER_PORT,
+    INGRESS_NAMESPACE,
+    KUBE_DNS_POD_LABELS,
+    KUBE_SYSTEM_NAMESPACE,
+    TEAM_LABEL,
+    TRAEFIK_POD_LABELS,
+)
 from components.namespaces import labelled_namespace
 from components.naming import iam_key
+from components.peers import from_namespace, pods_in
 from components.team_admission import team_admission_policies
 from components.team_rbac import group_name, role_rules
 
-TEAM_LABEL = "eks-platform/team"
-NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 ACCESS_LEVELS = ("admin", "developer", "viewer")
-# cert-manager's HTTP-01 solver pod: its fixed label and listen port (pkg/issuer/acme/http).
-ACME_SOLVER_POD_LABELS = {"acme.cert-manager.io/http01-solver": "true"}
-ACME_SOLVER_PORT = 8089
-
-
-def from_namespace(name: str) -> dict[str, Any]:
-    return {"namespaceSelector": {"matchLabels": {NAMESPACE_NAME_LABEL: name}}}
 
 
 def quota_hard(team: TeamConfig) -> dict[str, str]:
@@ -63,7 +62,7 @@ def namespace_policies(team: TeamConfig, admitted_by: list[str]) -> dict[str, di
     policies = {
         "default-deny": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]},
         "allow-dns": {"podSelector": {}, "policyTypes": ["Egress"], "egress": [{
-            "to": [{**from_namespace("kube-system"), "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
+            "to": [pods_in(KUBE_SYSTEM_NAMESPACE, KUBE_DNS_POD_LABELS)],
             "ports": dns_ports}]},
         # cert-manager's HTTP-01 solver pods, which it starts here for this team's Ingresses.
         "allow-acme-http01-solver": {

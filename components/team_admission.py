@@ -13,9 +13,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from components.names import NAMESPACE_NAME_LABEL
 from components.team_rbac import group_name
 
-NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 
 # Every kind a developer may write that carries a pod template (team_rbac.WORKLOADS, and pods).
 POD_TEMPLATE_RESOURCES = {"": ["pods"], "apps": ["deployments", "statefulsets", "replicasets", "daemonsets"],

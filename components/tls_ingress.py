@@ -9,10 +9,8 @@ from __future__ import annotations
 import pulumi
 import pulumi_kubernetes as k8s
 
-INGRESS_CLASS = "traefik"
-ISSUER_ANNOTATION = "cert-manager.io/cluster-issuer"
-# Serve the router on the TLS entry point only; port 80 answers with a redirect to HTTPS.
-ENTRYPOINTS_ANNOTATION = "traefik.ingress.kubernetes.io/router.entrypoints"
+from components.names import ENTRYPOINTS_ANNOTATION, INGRESS_CLASS, ISSUER_ANNOTATION
+
 
 
 def tls_secret_name(service_name: str) -> str:

@@ -11,7 +11,7 @@ import yaml
 
 from components.config import StackConfigError, parse_stack_config
 from components.config.base import quantity_value
-from components.tls_ingress import ENTRYPOINTS_ANNOTATION, ISSUER_ANNOTATION
+from components.names import ENTRYPOINTS_ANNOTATION, ISSUER_ANNOTATION
 from conftest import ROOT, PlanView, plan_stack
 from helpers import release
 from preflight.stackfile import read_stack_file
