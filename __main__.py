@@ -1,5 +1,7 @@
 """eks-platform: one stack per environment. Each line below is one layer of the platform."""
 
+from dataclasses import replace
+
 import pulumi
 import pulumi_aws as aws
 
@@ -15,6 +17,7 @@ from components.logging import Logging, LoggingArgs
 from components.monitoring import GrafanaIngress, GrafanaIngressArgs, Monitoring, MonitoringArgs
 from components.network import Network, NetworkArgs
 from components.node_groups import NodeGroups, NodeGroupsArgs
+from components.platform import PlatformContext
 from components.team import Team, TeamArgs, namespaces_admitting
 from components.workload_identity import ClusterIdentity, cluster_arn, pod_identity_agent
 
@@ -43,11 +46,6 @@ nodes = NodeGroups("nodes", NodeGroupsArgs(
     kubernetes_version=config.cluster.kubernetes_version, groups=config.node_groups, zones=zones,
     subnet_ids=network.private_subnet_ids, partition=partition, tags=tags,
 ))
-addons = ClusterAddons("addons", ClusterAddonsArgs(
-    cluster=cluster.eks_cluster, provider=cluster.provider, oidc_provider_arn=cluster.oidc_provider_arn,
-    oidc_issuer=cluster.oidc_issuer, node_groups=nodes.node_groups, versions=config.addons, partition=partition,
-    high_availability=config.is_prod, tags=tags,
-))
 # EKS Pod Identity: the agent (a DaemonSet, so it needs no node yet) and what roles trust.
 identity = ClusterIdentity(
     cluster=cluster.eks_cluster, cluster_name=name, cluster_arn=cluster_arn(partition, config.region, account_id, name),
@@ -55,6 +53,14 @@ identity = ClusterIdentity(
     agent=pod_identity_agent("pod-identity-agent", cluster.eks_cluster, config.addons.pod_identity_agent, tags,
                              pulumi.ResourceOptions()),
 )
+# What every in-cluster layer shares (components/platform.py); each layer adds only its own config.
+platform = PlatformContext(
+    provider=cluster.provider, identity=identity, kubernetes_version=config.cluster.kubernetes_version,
+    partition=partition, region=config.region, vpc_cidr=config.network.cidr, tags=tags,
+    high_availability=config.is_prod, retain_volumes=config.is_prod, default_issuer=config.cert_manager.default_issuer,
+)
+addons = ClusterAddons("addons", ClusterAddonsArgs(
+    context=platform, cluster=cluster.eks_cluster, node_groups=nodes.node_groups, versions=config.addons))
 # Node capacity beyond the node groups: what every in-cluster layer below waits for.
 capacity: list[pulumi.Resource] = []
 if config.autoscaler.kind == "karpenter":
@@ -68,52 +74,30 @@ if config.autoscaler.kind == "karpenter":
     )))
 else:
     ClusterAutoscaler("autoscaler", ClusterAutoscalerArgs(
-        cluster_name=name, kubernetes_version=config.cluster.kubernetes_version, region=config.region,
-        config=config.autoscaler, provider=cluster.provider, oidc_provider_arn=cluster.oidc_provider_arn,
-        oidc_issuer=cluster.oidc_issuer, node_groups=nodes.node_groups, tags=tags,
-    ))
+        context=platform, config=config.autoscaler, node_groups=nodes.node_groups))
 
 # 3. Platform services. Monitoring comes first: it installs the ServiceMonitor and
 #    PrometheusRule CRDs the other charts create objects of. Every in-cluster layer depends
 #    on the nodes and add-ons, so `pulumi destroy` removes it (and the NLB and EBS volumes
 #    its controllers clean up) while nodes, EBS CSI and the control plane still run.
-k8s_version = config.cluster.kubernetes_version
-on_nodes = pulumi.ResourceOptions(depends_on=[nodes, addons, identity.agent, *capacity])
-monitoring = Monitoring("monitoring", MonitoringArgs(
-    config=config.monitoring, kubernetes_version=k8s_version, high_availability=config.is_prod,
-    provider=cluster.provider,
-), opts=on_nodes)
-cert_manager = CertManager("cert-manager", CertManagerArgs(
-    config=config.cert_manager, region=config.region, partition=partition, kubernetes_version=k8s_version,
-    high_availability=config.is_prod, provider=cluster.provider, oidc_provider_arn=cluster.oidc_provider_arn,
-    oidc_issuer=cluster.oidc_issuer, tags=tags, monitoring_crds=[monitoring.release],
-), opts=on_nodes)
-ingress = IngressController("ingress", IngressControllerArgs(
-    config=config.ingress, kubernetes_version=k8s_version, high_availability=config.is_prod,
-    provider=cluster.provider, tags=tags, monitoring_crds=[monitoring.release],
-), opts=on_nodes)
-logging = Logging("logging", LoggingArgs(
-    config=config.logging, kubernetes_version=k8s_version, high_availability=config.is_prod,
-    default_issuer=cert_manager.default_issuer, provider=cluster.provider, monitoring_crds=[monitoring.release],
-    vpc_cidr=config.network.cidr, ingress_controller=[ingress.release],
-), opts=on_nodes)
+platform = replace(platform, waits_for=(nodes, addons, identity.agent, *capacity))
+monitoring = Monitoring("monitoring", MonitoringArgs(context=platform, config=config.monitoring))
+platform = replace(platform, monitoring_crds=(monitoring.release,))
+cert_manager = CertManager("cert-manager", CertManagerArgs(context=platform, config=config.cert_manager))
+ingress = IngressController("ingress", IngressControllerArgs(context=platform, config=config.ingress))
+platform = replace(platform, ingress_controller=(ingress.release,))
+logging = Logging("logging", LoggingArgs(context=platform, config=config.logging))
 # Grafana's Ingress waits for Traefik, whose chart waits for Monitoring's CRDs: so it is its own layer.
 if config.monitoring.grafana_host:
     GrafanaIngress("grafana", GrafanaIngressArgs(
-        host=config.monitoring.grafana_host, issuer=cert_manager.default_issuer, provider=cluster.provider,
-        grafana=monitoring.release, ingress_controller=[ingress.release],
-    ), opts=on_nodes)
+        context=platform, host=config.monitoring.grafana_host, grafana=monitoring.release))
 
 # 4. Tenancy: one isolated namespace per team, with its apps. After the ingress controller and
 #    cert-manager, so a team's first Ingress is served and certified on the first `pulumi up`.
-for team_config in config.teams:
-    Team(f"team-{team_config.name}", TeamArgs(
-        config=team_config, cluster_name=name, cluster=cluster.eks_cluster, kubernetes_version=k8s_version,
-        high_availability=config.is_prod, retain_volumes=config.is_prod, default_issuer=cert_manager.default_issuer,
-        provider=cluster.provider, monitoring_crds=[monitoring.release], oidc_provider_arn=cluster.oidc_provider_arn,
-        oidc_issuer=cluster.oidc_issuer, tags=tags, vpc_cidr=config.network.cidr,
-        admitted_by=namespaces_admitting(team_config.name, config.teams),
-    ), opts=pulumi.ResourceOptions(depends_on=[nodes, addons, identity.agent, *capacity, ingress, cert_manager]))
+platform = replace(platform, waits_for=(*platform.waits_for, ingress, cert_manager))
+for team in config.teams:
+    Team(f"team-{team.name}", TeamArgs(
+        context=platform, config=team, admitted_by=namespaces_admitting(team.name, config.teams)))
 
 # Stack outputs (docs/runbook.md says what each is for).
 pulumi.export("clusterName", name)

@@ -17,21 +17,17 @@ from components.charts import pinned_release
 from components.config.cluster import AddonVersionsConfig
 from components.irsa import IrsaRole, IrsaRoleArgs
 from components.names import DEFAULT_STORAGE_CLASS, RETAIN_STORAGE_CLASS
+from components.platform import PlatformContext
 
 EBS_CSI_SERVICE_ACCOUNT = ("kube-system", "ebs-csi-controller-sa")
 
 
 @dataclass
 class ClusterAddonsArgs:
+    context: PlatformContext
     cluster: eks.Cluster
     node_groups: list[pulumi.Resource]
-    provider: k8s.Provider
-    oidc_provider_arn: pulumi.Input[str]
-    oidc_issuer: pulumi.Input[str]
     versions: AddonVersionsConfig
-    partition: str
-    high_availability: bool
-    tags: dict[str, str]
 
 
 def gp3_storage_class(name: str, reclaim_policy: str, default: bool,
@@ -54,8 +50,9 @@ def gp3_storage_class(name: str, reclaim_policy: str, default: bool,
 
 class ClusterAddons(pulumi.ComponentResource):
     def __init__(self, name: str, args: ClusterAddonsArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("eks-platform:cluster:ClusterAddons", name, None, opts)
-        in_cluster = pulumi.ResourceOptions(parent=self, provider=args.provider)
+        context = args.context
+        super().__init__("eks-platform:cluster:ClusterAddons", name, None, context.layer_options(opts))
+        in_cluster = pulumi.ResourceOptions(parent=self, provider=context.provider)
         on_nodes = pulumi.ResourceOptions(parent=self, depends_on=args.node_groups)
 
         # OVERWRITE on create: EKS installed a self-managed CoreDNS with the cluster; the add-on
@@ -67,16 +64,16 @@ class ClusterAddons(pulumi.ComponentResource):
             addon_version=args.versions.coredns,
             resolve_conflicts_on_create="OVERWRITE",
             resolve_conflicts_on_update="OVERWRITE",
-            tags=args.tags,
+            tags=context.tags,
             opts=on_nodes,
         )
 
         namespace, service_account = EBS_CSI_SERVICE_ACCOUNT
         ebs_role = IrsaRole(f"{name}-ebs-csi", IrsaRoleArgs(
-            oidc_provider_arn=args.oidc_provider_arn, oidc_issuer=args.oidc_issuer,
+            oidc_provider_arn=context.identity.oidc_provider_arn, oidc_issuer=context.identity.oidc_issuer,
             namespace=namespace, service_account=service_account,
-            managed_policy_arns=[f"arn:{args.partition}:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy"],
-            tags=args.tags,
+            managed_policy_arns=[f"arn:{context.partition}:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy"],
+            tags=context.tags,
         ), opts=pulumi.ResourceOptions(parent=self))
         ebs_csi = eks.Addon(
             f"{name}-ebs-csi",
@@ -86,7 +83,7 @@ class ClusterAddons(pulumi.ComponentResource):
             service_account_role_arn=ebs_role.arn,
             resolve_conflicts_on_create="OVERWRITE",
             resolve_conflicts_on_update="OVERWRITE",
-            tags=args.tags,
+            tags=context.tags,
             opts=on_nodes,
         )
         storage_opts = pulumi.ResourceOptions.merge(in_cluster, pulumi.ResourceOptions(depends_on=[ebs_csi]))
@@ -94,10 +91,10 @@ class ClusterAddons(pulumi.ComponentResource):
         # Data that must outlive its claim (Elasticsearch in prod) uses this class.
         gp3_storage_class(f"{name}-gp3-retain", "Retain", default=False, opts=storage_opts)
 
-        replicas = 2 if args.high_availability else 1
+        replicas = 2 if context.high_availability else 1
         pinned_release(f"{name}-metrics-server", "metrics-server", "kube-system", {
             "replicas": replicas,
-            "podDisruptionBudget": {"enabled": args.high_availability, "maxUnavailable": 1},
+            "podDisruptionBudget": {"enabled": context.high_availability, "maxUnavailable": 1},
             "resources": {"requests": {"cpu": "100m", "memory": "200Mi"},
                           "limits": {"cpu": "500m", "memory": "500Mi"}},
         }, pulumi.ResourceOptions.merge(in_cluster, pulumi.ResourceOptions(depends_on=args.node_groups)))

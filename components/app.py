@@ -33,6 +33,7 @@ from components.names import (
     TRAEFIK_POD_LABELS,
 )
 from components.peers import from_namespace, pods_in
+from components.platform import PlatformContext
 from components.tls_ingress import tls_ingress
 
 HTTPS = [{"protocol": "TCP", "port": 443}]
@@ -86,23 +87,15 @@ def network_policy_spec(app: AppConfig, team: str, dependencies: list[Peer], cal
 
 @dataclass
 class AppArgs:
+    context: PlatformContext
+    """Its retain_volumes: whether a stateful app's volumes outlive their claims when its config
+    does not say; its vpc_cidr: where the API server's ENIs are, for apps that call it."""
     config: AppConfig
     team: str
     """The team, which is also the namespace."""
+    namespace: pulumi.Resource
     dependencies: list[Peer]
     callers: list[Peer]
-    high_availability: bool
-    retain_volumes: bool
-    """Whether a stateful app's volumes outlive their claims when its config does not say (prod)."""
-    vpc_cidr: str
-    """Where the API server's ENIs are, for apps that call it."""
-    default_issuer: str
-    provider: k8s.Provider
-    namespace: pulumi.Resource
-    oidc_provider_arn: pulumi.Input[str]
-    oidc_issuer: pulumi.Input[str]
-    tags: dict[str, str]
-    monitoring_crds: list[pulumi.Resource] = field(default_factory=list)
     shared_secrets: list[pulumi.Resource] = field(default_factory=list)
     """The Secrets of other apps this app reads (secretRefs): its pods wait for them."""
 
@@ -112,8 +105,8 @@ class App(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: AppArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("eks-platform:apps:App", name, None, opts)
-        app, team = args.config, args.team
-        child = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[args.namespace])
+        app, team, context = args.config, args.team, args.context
+        child = pulumi.ResourceOptions(parent=self, provider=context.provider, depends_on=[args.namespace])
         labels = app_labels(team, app.name)
 
         def meta(object_name: str, extra: Optional[dict[str, str]] = None) -> k8s.meta.v1.ObjectMetaArgs:
@@ -122,8 +115,8 @@ class App(pulumi.ComponentResource):
         annotations = {}
         if app.irsa_policy_arns:
             role = IrsaRole(f"{name}-irsa", IrsaRoleArgs(
-                oidc_provider_arn=args.oidc_provider_arn, oidc_issuer=args.oidc_issuer, namespace=team,
-                service_account=app.name, managed_policy_arns=app.irsa_policy_arns, tags=args.tags,
+                oidc_provider_arn=context.identity.oidc_provider_arn, oidc_issuer=context.identity.oidc_issuer,
+                namespace=team, service_account=app.name, managed_policy_arns=app.irsa_policy_arns, tags=context.tags,
             ), opts=pulumi.ResourceOptions(parent=self))
             annotations["eks.amazonaws.com/role-arn"] = role.arn
         k8s.core.v1.ServiceAccount(
@@ -149,17 +142,17 @@ class App(pulumi.ComponentResource):
 
         headless = f"{app.name}-headless"
         if app.stateful:
-            retain = app.stateful.retain_volume if app.stateful.retain_volume is not None else args.retain_volumes
+            retain = app.stateful.retain_volume if app.stateful.retain_volume is not None else context.retain_volumes
             workload = k8s.apps.v1.StatefulSet(
                 f"{name}-statefulset", metadata=meta(app.name),
-                spec=stateful_set_spec(app, team, app.name, args.high_availability, headless,
+                spec=stateful_set_spec(app, team, app.name, context.high_availability, headless,
                                        RETAIN_STORAGE_CLASS if retain else DEFAULT_STORAGE_CLASS),
                 opts=workload_opts)
             kind = "StatefulSet"
         else:
             workload = k8s.apps.v1.Deployment(
                 f"{name}-deployment", metadata=meta(app.name),
-                spec=deployment_spec(app, team, app.name, args.high_availability), opts=workload_opts)
+                spec=deployment_spec(app, team, app.name, context.high_availability), opts=workload_opts)
             kind = "Deployment"
 
         service_port = [{"name": PORT_NAME, "port": app.port, "targetPort": PORT_NAME, "protocol": "TCP"}]
@@ -186,12 +179,13 @@ class App(pulumi.ComponentResource):
                                           opts=child)
         k8s.networking.v1.NetworkPolicy(
             f"{name}-netpol", metadata=meta(f"app-{app.name}"),
-            spec=network_policy_spec(app, team, args.dependencies, args.callers, args.vpc_cidr), opts=child)
+            spec=network_policy_spec(app, team, args.dependencies, args.callers, context.vpc_cidr), opts=child)
         if app.host:
             tls_ingress(f"{name}-ingress", name=app.name, namespace=team, host=app.host, service_name=app.name,
-                        service_port=app.port, issuer=args.default_issuer, labels=labels, opts=child)
+                        service_port=app.port, issuer=context.default_issuer, labels=labels, opts=child)
         if app.metrics:
-            after_crds = pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=args.monitoring_crds))
+            after_crds = pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(
+                depends_on=list(context.monitoring_crds)))
             k8s.apiextensions.CustomResource(
                 f"{name}-servicemonitor", api_version="monitoring.coreos.com/v1", kind="ServiceMonitor",
                 metadata=meta(app.name), spec={

@@ -11,6 +11,7 @@ import pulumi_kubernetes as k8s
 from components.charts import pinned_release
 from components.config.cluster import AUTOSCALER_IMAGE_TAGS, AutoscalerConfig
 from components.irsa import IrsaRole, IrsaRoleArgs
+from components.platform import PlatformContext
 
 SERVICE_ACCOUNT = ("kube-system", "cluster-autoscaler")
 
@@ -53,34 +54,29 @@ def autoscaler_policy(cluster_name: str) -> str:
 
 @dataclass
 class ClusterAutoscalerArgs:
-    cluster_name: str
-    kubernetes_version: str
-    region: str
+    context: PlatformContext
     config: AutoscalerConfig
-    provider: k8s.Provider
-    oidc_provider_arn: pulumi.Input[str]
-    oidc_issuer: pulumi.Input[str]
     node_groups: list[pulumi.Resource]
     """The release waits for them: its pod needs a node, and Helm waits for it to be ready."""
-    tags: dict[str, str]
 
 
 class ClusterAutoscaler(pulumi.ComponentResource):
     def __init__(self, name: str, args: ClusterAutoscalerArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("eks-platform:cluster:ClusterAutoscaler", name, None, opts)
+        context = args.context
+        super().__init__("eks-platform:cluster:ClusterAutoscaler", name, None, context.layer_options(opts))
         namespace, service_account = SERVICE_ACCOUNT
         role = IrsaRole(f"{name}-irsa", IrsaRoleArgs(
-            oidc_provider_arn=args.oidc_provider_arn, oidc_issuer=args.oidc_issuer,
+            oidc_provider_arn=context.identity.oidc_provider_arn, oidc_issuer=context.identity.oidc_issuer,
             namespace=namespace, service_account=service_account,
-            inline_policy=autoscaler_policy(args.cluster_name), tags=args.tags,
+            inline_policy=autoscaler_policy(context.cluster_name), tags=context.tags,
         ), opts=pulumi.ResourceOptions(parent=self))
 
         cfg = args.config
-        image_tag = cfg.image_tag or AUTOSCALER_IMAGE_TAGS[args.kubernetes_version]
+        image_tag = cfg.image_tag or AUTOSCALER_IMAGE_TAGS[context.kubernetes_version]
         pinned_release(f"{name}-chart", "cluster-autoscaler", namespace, {
             "cloudProvider": "aws",
-            "awsRegion": args.region,
-            "autoDiscovery": {"clusterName": args.cluster_name},
+            "awsRegion": context.region,
+            "autoDiscovery": {"clusterName": context.cluster_name},
             # An autoscaler only supports the Kubernetes minor it was released with.
             "image": {"tag": image_tag},
             "rbac": {"serviceAccount": {
@@ -106,5 +102,5 @@ class ClusterAutoscaler(pulumi.ComponentResource):
                                 "seccompProfile": {"type": "RuntimeDefault"}},
             "containerSecurityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
                                          "capabilities": {"drop": ["ALL"]}},
-        }, pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=args.node_groups))
+        }, pulumi.ResourceOptions(parent=self, provider=context.provider, depends_on=args.node_groups))
         self.register_outputs({"roleArn": role.arn})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Optional, Sequence
+from typing import Any, Optional
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -17,6 +17,7 @@ from components.irsa import IrsaRole, IrsaRoleArgs
 from components.names import CERT_MANAGER_NAMESPACE as NAMESPACE
 from components.names import INGRESS_CLASS
 from components.namespaces import labelled_namespace
+from components.platform import PlatformContext
 
 SERVICE_ACCOUNT = "cert-manager"
 ACME_SERVERS = {
@@ -104,40 +105,33 @@ def cert_manager_values(high_availability: bool, role_arn: Optional[pulumi.Input
 
 @dataclass
 class CertManagerArgs:
+    context: PlatformContext
+    """Its monitoring_crds: the chart creates a ServiceMonitor."""
     config: CertManagerConfig
-    region: str
-    partition: str
-    kubernetes_version: str
-    high_availability: bool
-    provider: k8s.Provider
-    oidc_provider_arn: pulumi.Input[str]
-    oidc_issuer: pulumi.Input[str]
-    tags: dict[str, str]
-    monitoring_crds: Sequence[pulumi.Resource] = ()
-    """The release that installs the ServiceMonitor CRD (the chart creates one)."""
 
 
 class CertManager(pulumi.ComponentResource):
     default_issuer: str
 
     def __init__(self, name: str, args: CertManagerArgs, opts: Optional[pulumi.ResourceOptions] = None):
-        super().__init__("eks-platform:traffic:CertManager", name, None, opts)
-        in_cluster = pulumi.ResourceOptions(parent=self, provider=args.provider)
-        namespace = labelled_namespace(f"{name}-namespace", NAMESPACE, "restricted", args.kubernetes_version,
+        context = args.context
+        super().__init__("eks-platform:traffic:CertManager", name, None, context.layer_options(opts))
+        in_cluster = pulumi.ResourceOptions(parent=self, provider=context.provider)
+        namespace = labelled_namespace(f"{name}-namespace", NAMESPACE, "restricted", context.kubernetes_version,
                                        in_cluster)
         role_arn = None
         if args.config.route53_hosted_zone_id:
             role_arn = IrsaRole(f"{name}-route53", IrsaRoleArgs(
-                oidc_provider_arn=args.oidc_provider_arn, oidc_issuer=args.oidc_issuer,
+                oidc_provider_arn=context.identity.oidc_provider_arn, oidc_issuer=context.identity.oidc_issuer,
                 namespace=NAMESPACE, service_account=SERVICE_ACCOUNT,
-                inline_policy=route53_policy(args.config.route53_hosted_zone_id, args.partition), tags=args.tags,
+                inline_policy=route53_policy(args.config.route53_hosted_zone_id, context.partition), tags=context.tags,
             ), opts=pulumi.ResourceOptions(parent=self)).arn
 
         self.release = pinned_release(
             f"{name}-chart", "cert-manager", namespace.metadata.name,
-            cert_manager_values(args.high_availability, role_arn),
+            cert_manager_values(context.high_availability, role_arn),
             pulumi.ResourceOptions.merge(in_cluster, pulumi.ResourceOptions(
-                depends_on=[namespace, *args.monitoring_crds])),
+                depends_on=[namespace, *context.monitoring_crds])),
         )
         # The ClusterIssuer kind exists only once the chart has installed its CRDs.
         after_chart = pulumi.ResourceOptions.merge(in_cluster, pulumi.ResourceOptions(depends_on=[self.release]))
@@ -147,7 +141,7 @@ class CertManager(pulumi.ComponentResource):
                 api_version="cert-manager.io/v1",
                 kind="ClusterIssuer",
                 metadata=k8s.meta.v1.ObjectMetaArgs(name=issuer),
-                spec=cluster_issuer_spec(issuer, args.config, args.region),
+                spec=cluster_issuer_spec(issuer, args.config, context.region),
                 opts=after_chart,
             )
         self.default_issuer = args.config.default_issuer

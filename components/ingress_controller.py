@@ -7,10 +7,9 @@ Ingress API app teams already write, and the Gateway API when a team needs it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional, Sequence
+from typing import Any, Optional
 
 import pulumi
-import pulumi_kubernetes as k8s
 
 from components.charts import pinned_release
 from components.config.services import IngressConfig
@@ -23,6 +22,7 @@ from components.names import INGRESS_CLASS
 from components.names import INGRESS_NAMESPACE as NAMESPACE
 from components.names import TRAEFIK_POD_LABELS as POD_LABELS
 from components.namespaces import labelled_namespace
+from components.platform import PlatformContext
 
 RELEASE = "traefik"
 
@@ -75,28 +75,25 @@ def traefik_values(config: IngressConfig, high_availability: bool, tags: dict[st
 
 @dataclass
 class IngressControllerArgs:
+    context: PlatformContext
+    """Its monitoring_crds: the chart creates a ServiceMonitor."""
     config: IngressConfig
-    kubernetes_version: str
-    high_availability: bool
-    provider: k8s.Provider
-    tags: dict[str, str]
-    monitoring_crds: Sequence[pulumi.Resource] = ()
-    """The release that installs the ServiceMonitor CRD (the chart creates one)."""
 
 
 class IngressController(pulumi.ComponentResource):
     namespace: pulumi.Output[str]
 
     def __init__(self, name: str, args: IngressControllerArgs, opts: Optional[pulumi.ResourceOptions] = None):
-        super().__init__("eks-platform:traffic:IngressController", name, None, opts)
-        in_cluster = pulumi.ResourceOptions(parent=self, provider=args.provider)
-        namespace = labelled_namespace(f"{name}-namespace", NAMESPACE, "restricted", args.kubernetes_version,
+        context = args.context
+        super().__init__("eks-platform:traffic:IngressController", name, None, context.layer_options(opts))
+        in_cluster = pulumi.ResourceOptions(parent=self, provider=context.provider)
+        namespace = labelled_namespace(f"{name}-namespace", NAMESPACE, "restricted", context.kubernetes_version,
                                        in_cluster)
-        values = traefik_values(args.config, args.high_availability, args.tags)
+        values = traefik_values(args.config, context.high_availability, context.tags)
         self.release = pinned_release(
             f"{name}-traefik", "traefik", namespace.metadata.name, values,
             pulumi.ResourceOptions.merge(in_cluster, pulumi.ResourceOptions(
-                depends_on=[namespace, *args.monitoring_crds])),
+                depends_on=[namespace, *context.monitoring_crds])),
             release_name=RELEASE,
         )
         self.namespace = namespace.metadata.name

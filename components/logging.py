@@ -4,7 +4,7 @@ and an index lifecycle policy enforcing retention."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional, Sequence
+from typing import Any, Optional
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -33,6 +33,7 @@ from components.names import DEFAULT_STORAGE_CLASS, RETAIN_STORAGE_CLASS
 from components.names import ELASTIC_OPERATOR_NAMESPACE as OPERATOR_NAMESPACE
 from components.names import LOGGING_NAMESPACE as NAMESPACE
 from components.namespaces import labelled_namespace
+from components.platform import PlatformContext
 from components.tls_ingress import tls_ingress
 
 ELASTICSEARCH = "logs"
@@ -162,32 +163,27 @@ def fluent_bit_values() -> dict[str, Any]:
 
 @dataclass
 class LoggingArgs:
+    context: PlatformContext
+    """Its vpc_cidr is Fluent Bit's only way out besides Elasticsearch; Kibana's Ingress waits for
+    its ingress_controller."""
     config: LoggingConfig
-    kubernetes_version: str
-    high_availability: bool
-    default_issuer: str
-    provider: k8s.Provider
-    monitoring_crds: list[pulumi.Resource]
-    vpc_cidr: str
-    """Where EKS puts the API server's ENIs: Fluent Bit's only way out besides Elasticsearch."""
-    ingress_controller: Sequence[pulumi.Resource] = ()
-    """Pulumi awaits an Ingress until a controller serves it: Kibana's waits for Traefik."""
 
 
 class Logging(pulumi.ComponentResource):
     def __init__(self, name: str, args: LoggingArgs, opts: Optional[pulumi.ResourceOptions] = None):
-        super().__init__("eks-platform:observability:Logging", name, None, opts)
-        in_cluster = pulumi.ResourceOptions(parent=self, provider=args.provider)
+        context = args.context
+        super().__init__("eks-platform:observability:Logging", name, None, context.layer_options(opts))
+        in_cluster = pulumi.ResourceOptions(parent=self, provider=context.provider)
         operator_namespace = labelled_namespace(f"{name}-operator-namespace", OPERATOR_NAMESPACE, "restricted",
-                                                args.kubernetes_version, in_cluster)
+                                                context.kubernetes_version, in_cluster)
         # Fluent Bit must sit beside Elasticsearch to read the Secrets ECK makes, and it mounts
         # host log directories, which no Pod Security level short of privileged allows.
-        namespace = labelled_namespace(f"{name}-namespace", NAMESPACE, "privileged", args.kubernetes_version,
+        namespace = labelled_namespace(f"{name}-namespace", NAMESPACE, "privileged", context.kubernetes_version,
                                        in_cluster, warn="baseline")
         in_namespace = pulumi.ResourceOptions.merge(in_cluster, pulumi.ResourceOptions(depends_on=[namespace]))
         for policy_name, spec in network_policies(
                 es_labels=ES_POD_LABELS, kibana_labels=KIBANA_POD_LABELS, retention_labels=RETENTION_LABELS,
-                operator_namespace=OPERATOR_NAMESPACE, vpc_cidr=args.vpc_cidr).items():
+                operator_namespace=OPERATOR_NAMESPACE, vpc_cidr=context.vpc_cidr).items():
             k8s.networking.v1.NetworkPolicy(
                 f"{name}-netpol-{policy_name}",
                 metadata=k8s.meta.v1.ObjectMetaArgs(name=policy_name, namespace=NAMESPACE), spec=spec,
@@ -198,7 +194,7 @@ class Logging(pulumi.ComponentResource):
             type="Opaque", string_data={"roles.yml": roles_yaml(INDEX_PREFIX)}, opts=in_namespace)
         operator = pinned_release(f"{name}-eck-operator", "eck-operator", OPERATOR_NAMESPACE, {
             "installCRDs": True,
-            "replicaCount": 2 if args.high_availability else 1,
+            "replicaCount": 2 if context.high_availability else 1,
             "podSecurityContext": RESTRICTED_POD_SECURITY_CONTEXT,
             "securityContext": RESTRICTED_CONTAINER_SECURITY_CONTEXT,
             "resources": {"requests": {"cpu": "100m", "memory": "150Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}},
@@ -211,14 +207,14 @@ class Logging(pulumi.ComponentResource):
         elasticsearch = k8s.apiextensions.CustomResource(
             f"{name}-elasticsearch", api_version="elasticsearch.k8s.elastic.co/v1", kind="Elasticsearch",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=ELASTICSEARCH, namespace=NAMESPACE),
-            spec=elasticsearch_spec(config, args.high_availability),
+            spec=elasticsearch_spec(config, context.high_availability),
             opts=pulumi.ResourceOptions.merge(after_operator, pulumi.ResourceOptions(
                 depends_on=[*user_secrets.values(), roles_secret])),
         )
         kibana = k8s.apiextensions.CustomResource(
             f"{name}-kibana", api_version="kibana.k8s.elastic.co/v1", kind="Kibana",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=KIBANA, namespace=NAMESPACE),
-            spec=kibana_spec(config, args.high_availability),
+            spec=kibana_spec(config, context.high_availability),
             opts=pulumi.ResourceOptions.merge(after_operator, pulumi.ResourceOptions(depends_on=[elasticsearch])),
         )
         after_elasticsearch = pulumi.ResourceOptions.merge(in_cluster, pulumi.ResourceOptions(
@@ -231,13 +227,13 @@ class Logging(pulumi.ComponentResource):
         pinned_release(f"{name}-fluent-bit", "fluent-bit", NAMESPACE, fluent_bit_values(),
                        pulumi.ResourceOptions.merge(in_cluster, pulumi.ResourceOptions(
                            depends_on=[elasticsearch, retention, user_secrets[SHIPPER_USER],
-                                       *args.monitoring_crds])))
+                                       *context.monitoring_crds])))
         if args.config.kibana_host:
             tls_ingress(f"{name}-kibana-ingress", name="kibana", namespace=NAMESPACE, host=args.config.kibana_host,
-                        service_name=KIBANA_SERVICE, service_port=KIBANA_PORT, issuer=args.default_issuer,
+                        service_name=KIBANA_SERVICE, service_port=KIBANA_PORT, issuer=context.default_issuer,
                         labels={"app.kubernetes.io/name": "kibana"},
                         opts=pulumi.ResourceOptions.merge(in_cluster, pulumi.ResourceOptions(
-                            depends_on=[kibana, *args.ingress_controller])))
+                            depends_on=[kibana, *context.ingress_controller])))
         self.register_outputs({"elasticsearchService": f"{ES_SERVICE}.{NAMESPACE}.svc"})
 
     def _user_secret(self, name: str, user: str, role: str, opts: pulumi.ResourceOptions) -> k8s.core.v1.Secret:

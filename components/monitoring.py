@@ -4,7 +4,7 @@ kube-state-metrics, plus the platform's alert rules and dashboards."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional, Sequence
+from typing import Any, Optional
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -18,6 +18,7 @@ from components.hardening import spread_constraints
 from components.names import DEFAULT_STORAGE_CLASS, NODE_EXPORTER_NAMESPACE, PROMETHEUS_POD_LABELS
 from components.names import MONITORING_NAMESPACE as NAMESPACE
 from components.namespaces import labelled_namespace
+from components.platform import PlatformContext
 from components.tls_ingress import tls_ingress
 
 RELEASE = "kube-prometheus-stack"
@@ -149,10 +150,8 @@ def stack_values(config: MonitoringConfig, high_availability: bool) -> dict[str,
 
 @dataclass
 class MonitoringArgs:
+    context: PlatformContext
     config: MonitoringConfig
-    kubernetes_version: str
-    high_availability: bool
-    provider: k8s.Provider
 
 
 class Monitoring(pulumi.ComponentResource):
@@ -160,12 +159,13 @@ class Monitoring(pulumi.ComponentResource):
     """Installs the monitoring.coreos.com CRDs: ServiceMonitors and PrometheusRules wait on it."""
 
     def __init__(self, name: str, args: MonitoringArgs, opts: Optional[pulumi.ResourceOptions] = None):
-        super().__init__("eks-platform:observability:Monitoring", name, None, opts)
-        in_cluster = pulumi.ResourceOptions(parent=self, provider=args.provider)
-        namespace = labelled_namespace(f"{name}-namespace", NAMESPACE, "baseline", args.kubernetes_version,
+        context = args.context
+        super().__init__("eks-platform:observability:Monitoring", name, None, context.layer_options(opts))
+        in_cluster = pulumi.ResourceOptions(parent=self, provider=context.provider)
+        namespace = labelled_namespace(f"{name}-namespace", NAMESPACE, "baseline", context.kubernetes_version,
                                        in_cluster, warn="restricted")
         host_namespace = labelled_namespace(f"{name}-node-exporter-namespace", NODE_EXPORTER_NAMESPACE,
-                                            "privileged", args.kubernetes_version, in_cluster, warn="baseline")
+                                            "privileged", context.kubernetes_version, in_cluster, warn="baseline")
         in_namespace = pulumi.ResourceOptions.merge(in_cluster, pulumi.ResourceOptions(depends_on=[namespace]))
 
         password = random.RandomPassword(f"{name}-grafana-password", length=32, special=False,
@@ -188,7 +188,7 @@ class Monitoring(pulumi.ComponentResource):
 
         self.release = pinned_release(
             f"{name}-stack", "kube-prometheus-stack", NAMESPACE,
-            stack_values(args.config, args.high_availability),
+            stack_values(args.config, context.high_availability),
             pulumi.ResourceOptions.merge(in_cluster, pulumi.ResourceOptions(
                 depends_on=[namespace, host_namespace, admin_secret, grafana_role])),
             timeout_seconds=900,
@@ -212,13 +212,11 @@ class Monitoring(pulumi.ComponentResource):
 
 @dataclass
 class GrafanaIngressArgs:
+    context: PlatformContext
+    """Its ingress_controller: Pulumi awaits an Ingress until a controller serves it."""
     host: str
-    issuer: str
-    provider: k8s.Provider
     grafana: pulumi.Resource
     """The kube-prometheus-stack release that runs Grafana (Monitoring.release)."""
-    ingress_controller: Sequence[pulumi.Resource]
-    """Pulumi awaits an Ingress until a controller serves it: Traefik must run first."""
 
 
 class GrafanaIngress(pulumi.ComponentResource):
@@ -226,10 +224,11 @@ class GrafanaIngress(pulumi.ComponentResource):
     CRDs, while this Ingress must wait for Traefik: inside Monitoring it would be a cycle."""
 
     def __init__(self, name: str, args: GrafanaIngressArgs, opts: Optional[pulumi.ResourceOptions] = None):
-        super().__init__("eks-platform:observability:GrafanaIngress", name, None, opts)
+        context = args.context
+        super().__init__("eks-platform:observability:GrafanaIngress", name, None, context.layer_options(opts))
         tls_ingress(f"{name}-ingress", name="grafana", namespace=NAMESPACE, host=args.host,
-                    service_name=GRAFANA_SERVICE, service_port=80, issuer=args.issuer,
+                    service_name=GRAFANA_SERVICE, service_port=80, issuer=context.default_issuer,
                     labels={"app.kubernetes.io/name": "grafana"},
-                    opts=pulumi.ResourceOptions(parent=self, provider=args.provider,
-                                                depends_on=[args.grafana, *args.ingress_controller]))
+                    opts=pulumi.ResourceOptions(parent=self, provider=context.provider,
+                                                depends_on=[args.grafana, *context.ingress_controller]))
         self.register_outputs({})

@@ -24,6 +24,7 @@ from components.names import (
 from components.namespaces import labelled_namespace
 from components.naming import iam_key
 from components.peers import from_namespace, pods_in
+from components.platform import PlatformContext
 from components.team_admission import team_admission_policies
 from components.team_rbac import group_name, role_rules
 
@@ -87,32 +88,19 @@ def namespaces_admitting(team: str, teams: list[TeamConfig]) -> list[str]:
 
 @dataclass
 class TeamArgs:
+    context: PlatformContext
     config: TeamConfig
-    cluster_name: pulumi.Input[str]
-    cluster: pulumi.Resource
-    """Access entries wait for the cluster."""
-    kubernetes_version: str
-    high_availability: bool
-    retain_volumes: bool
-    """Stateful apps keep their volumes when a claim is deleted, unless their config says otherwise."""
-    vpc_cidr: str
-    """Where the API server's ENIs are (apps with serviceAccountToken call it)."""
     admitted_by: list[str]
     """Team namespaces whose allowFromNamespaces names this team (see namespaces_admitting)."""
-    default_issuer: str
-    provider: k8s.Provider
-    monitoring_crds: list[pulumi.Resource]
-    oidc_provider_arn: pulumi.Input[str]
-    oidc_issuer: pulumi.Input[str]
-    tags: dict[str, str]
 
 
 class Team(pulumi.ComponentResource):
     def __init__(self, name: str, args: TeamArgs, opts: Optional[pulumi.ResourceOptions] = None):
-        super().__init__("eks-platform:tenancy:Team", name, None, opts)
+        context = args.context
+        super().__init__("eks-platform:tenancy:Team", name, None, context.layer_options(opts))
         team = args.config
-        in_cluster = pulumi.ResourceOptions(parent=self, provider=args.provider)
-        namespace = labelled_namespace(f"{name}-namespace", team.name, team.pod_security, args.kubernetes_version,
+        in_cluster = pulumi.ResourceOptions(parent=self, provider=context.provider)
+        namespace = labelled_namespace(f"{name}-namespace", team.name, team.pod_security, context.kubernetes_version,
                                        in_cluster, labels={TEAM_LABEL: team.name})
         in_namespace = pulumi.ResourceOptions.merge(in_cluster, pulumi.ResourceOptions(depends_on=[namespace]))
         labels = {TEAM_LABEL: team.name}
@@ -152,9 +140,10 @@ class Team(pulumi.ComponentResource):
                 aws.eks.AccessEntry(
                     # Keyed by principal alone: a level change updates its groups in place.
                     f"{name}-access-{iam_key(principal)}",
-                    cluster_name=args.cluster_name, principal_arn=principal, type="STANDARD",
-                    kubernetes_groups=[group_name(team.name, level)], tags=args.tags,
-                    opts=pulumi.ResourceOptions(parent=self, depends_on=[args.cluster]),
+                    cluster_name=context.cluster_name, principal_arn=principal, type="STANDARD",
+                    kubernetes_groups=[group_name(team.name, level)], tags=context.tags,
+                    # Access entries wait for the cluster.
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=[context.identity.cluster]),
                 )
 
         ports = {app.name: app.port for app in team.apps}
@@ -166,12 +155,8 @@ class Team(pulumi.ComponentResource):
             callers = [Peer(other.name, ports[other.name]) for other in team.apps if app.name in other.depends_on]
             shared = [created[ref.app].secret for ref in app.secret_refs.values() if created[ref.app].secret]
             created[app_name] = App(f"{name}-{app.name}", AppArgs(
-                config=app, team=team.name, dependencies=[Peer(d, ports[d]) for d in app.depends_on],
-                callers=callers, high_availability=args.high_availability, retain_volumes=args.retain_volumes,
-                vpc_cidr=args.vpc_cidr,
-                default_issuer=args.default_issuer, provider=args.provider, namespace=namespace,
-                oidc_provider_arn=args.oidc_provider_arn, oidc_issuer=args.oidc_issuer, tags=args.tags,
-                monitoring_crds=args.monitoring_crds, shared_secrets=shared,
+                context=context, config=app, team=team.name, namespace=namespace,
+                dependencies=[Peer(d, ports[d]) for d in app.depends_on], callers=callers, shared_secrets=shared,
             ), opts=pulumi.ResourceOptions(parent=self))
 
         self.namespace = namespace.metadata.name

@@ -49,3 +49,24 @@ def test_no_component_module_imports_another_layer_for_a_constant():
             if source in layers and name not in _functions_and_classes(_tree(source)):
                 offenders.append(f"components/{module}.py imports {name} from components/{source}.py")
     assert offenders == [], "take shared names from components/names.py:\n" + "\n".join(offenders)
+
+
+def test_layer_args_take_what_every_layer_shares_from_the_platform_context():
+    import dataclasses
+    import importlib
+
+    from components.platform import PlatformContext
+
+    shared = {f.name for f in dataclasses.fields(PlatformContext)} | {
+        "oidc_provider_arn", "oidc_issuer", "cluster_name", "issuer", "monitoring_crds"}
+    layer_args = {}
+    for path in sorted(COMPONENTS.glob("*.py")):
+        module = importlib.import_module(f"components.{path.stem}")
+        for attr, value in vars(module).items():
+            if attr.endswith("Args") and dataclasses.is_dataclass(value) and value.__module__ == module.__name__:
+                layer_args[attr] = {f.name for f in dataclasses.fields(value)}
+    with_context = {attr: fields for attr, fields in layer_args.items() if "context" in fields}
+    assert {"MonitoringArgs", "CertManagerArgs", "IngressControllerArgs", "LoggingArgs", "GrafanaIngressArgs",
+            "TeamArgs", "AppArgs", "ClusterAddonsArgs", "ClusterAutoscalerArgs"} <= set(with_context)
+    repeated = {attr: sorted(fields & shared) for attr, fields in with_context.items() if fields & shared}
+    assert repeated == {}, f"these Args repeat what PlatformContext carries: {repeated}"
