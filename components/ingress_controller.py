@@ -42,7 +42,7 @@ def nlb_annotations(scheme: str, tags: dict[str, str]) -> dict[str, str]:
 
 
 def traefik_values(config: IngressConfig, high_availability: bool, tags: dict[str, str]) -> dict[str, Any]:
-    replicas = max(config.replicas, 2) if high_availability else config.replicas
+    replicas = config.replicas
     return {
         "deployment": {"replicas": replicas},
         # A drain takes one replica at a time; with one replica a PDB would block every drain.

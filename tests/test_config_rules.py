@@ -301,3 +301,12 @@ def test_receiver_named_null(dev):
 def test_receiver_names_are_unique(dev):
     dev["monitoring"]["receivers"] = [{"name": "ops", "pagerdutyRoutingKey": "k"}] * 2
     assert has(problems(dev), "monitoring.receivers: receiver name 'ops' is used more than once")
+
+
+def test_prod_refuses_a_single_ingress_replica_instead_of_raising_it_silently(prod, dev):
+    # Traefik is the only way in: prod needs a second replica in another zone. A value below that
+    # is the user's mistake to hear about, not one to overrule in the chart values.
+    set_at(prod, ("ingress", "replicas"), 1)
+    assert has(problems(prod), "ingress.replicas", "prod", "at least 2")
+    set_at(dev, ("ingress", "replicas"), 1)
+    assert parse_stack_config(dev).ingress.replicas == 1

@@ -124,6 +124,11 @@ def cross_key_issues(config: StackConfig) -> list[ConfigIssue]:
 
     if config.is_prod:
         issues += _prod_endpoint_issues(config.cluster.endpoint.public_access_cidrs)
+        if config.ingress.replicas < PROD_MIN_INGRESS_REPLICAS:
+            issues.append(ConfigIssue("ingress.replicas", (
+                f"prod runs at least {PROD_MIN_INGRESS_REPLICAS} Traefik replicas, spread over zones, so losing "
+                f"one pod or zone does not cut off every app (given {config.ingress.replicas}); "
+                f"set {PROD_MIN_INGRESS_REPLICAS} or more, or remove the key for the default")))
     issues.extend(endpoint_network_issues(config))
 
     receiver_names = [receiver.name for receiver in config.monitoring.receivers]
@@ -188,6 +193,9 @@ def cross_key_issues(config: StackConfig) -> list[ConfigIssue]:
 
     return issues + name_issues(config)
 
+
+# Traefik is every app's only way in.
+PROD_MIN_INGRESS_REPLICAS = 2
 
 # The public endpoint in prod is for VPN and office ranges: refuse anything wider than a /8 in
 # total, which also catches halves and quarters that together cover the whole internet.
