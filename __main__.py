@@ -57,7 +57,8 @@ identity = ClusterIdentity(
 platform = PlatformContext(
     provider=cluster.provider, identity=identity, kubernetes_version=config.cluster.kubernetes_version,
     partition=partition, region=config.region, vpc_cidr=config.network.cidr, tags=tags,
-    high_availability=config.is_prod, retain_volumes=config.is_prod, default_issuer=config.cert_manager.default_issuer,
+    high_availability=config.high_availability, retain_volumes=config.retain_volumes,
+    default_issuer=config.cert_manager.default_issuer,
 )
 addons = ClusterAddons("addons", ClusterAddonsArgs(
     context=platform, cluster=cluster.eks_cluster, node_groups=nodes.node_groups, versions=config.addons))
@@ -69,7 +70,7 @@ if config.autoscaler.kind == "karpenter":
         cluster_name=name, identity=identity, config=karpenter,
         controller_group=next(g for g in config.node_groups if g.name == karpenter.controller_node_group),
         node_groups=nodes.node_groups, cluster_security_group_id=cluster.eks_cluster.cluster_security_group_id,
-        partition=partition, region=config.region, account_id=account_id, high_availability=config.is_prod,
+        partition=partition, region=config.region, account_id=account_id, high_availability=config.high_availability,
         provider=cluster.provider, tags=tags,
     )))
 else:

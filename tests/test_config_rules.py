@@ -310,3 +310,14 @@ def test_prod_refuses_a_single_ingress_replica_instead_of_raising_it_silently(pr
     assert has(problems(prod), "ingress.replicas", "prod", "at least 2")
     set_at(dev, ("ingress", "replicas"), 1)
     assert parse_stack_config(dev).ingress.replicas == 1
+
+
+def test_environment_defaults_sit_under_the_stack_file(dev, prod):
+    # The dev/prod differences are defaults of ordinary keys, filled in where the file is silent
+    # and never over a value the file sets.
+    assert (parse_stack_config(prod).high_availability, parse_stack_config(prod).retain_volumes) == (True, True)
+    assert (parse_stack_config(dev).high_availability, parse_stack_config(dev).retain_volumes) == (False, False)
+    dev["highAvailability"] = True
+    prod["retainVolumes"] = False
+    assert parse_stack_config(dev).high_availability is True
+    assert parse_stack_config(prod).retain_volumes is False

@@ -44,7 +44,7 @@ def parse_stack_config(raw: dict[str, Any], source: str = "stack config", *, sta
     Both callers pass both; without `is_secret` plain-text secrets cannot be detected.
     """
     issues: list[ConfigIssue] = []
-    raw = unpack_secure_objects(raw, issues)
+    raw = with_environment_defaults(unpack_secure_objects(raw, issues))
     if is_secret is not None:
         issues += plaintext_secret_issues(raw, is_secret)
     try:
@@ -57,6 +57,19 @@ def parse_stack_config(raw: dict[str, Any], source: str = "stack config", *, sta
     if issues:
         raise StackConfigError(issues, source)
     return config
+
+
+# Every dev/prod difference, as defaults of ordinary keys: merged under the stack file, so a key
+# the file sets always wins and the components read one value instead of asking which environment.
+ENVIRONMENT_DEFAULTS: dict[str, dict[str, Any]] = {
+    "dev": {"highAvailability": False, "retainVolumes": False},
+    "prod": {"highAvailability": True, "retainVolumes": True},
+}
+
+
+def with_environment_defaults(raw: dict[str, Any]) -> dict[str, Any]:
+    defaults = ENVIRONMENT_DEFAULTS.get(raw.get("environment")) if isinstance(raw.get("environment"), str) else None
+    return {**defaults, **raw} if defaults else raw
 
 
 def load_from_pulumi() -> StackConfig:

@@ -45,7 +45,14 @@ class StackConfig(StrictModel):
     """Everything a stack file says, under the `eks-platform:` namespace (and `aws:region`)."""
 
     environment: Literal["dev", "prod"]
-    """Drives the dev/prod differences the stack files do not spell out (protect, HA spreads)."""
+    """Picks the defaults of highAvailability and retainVolumes (ENVIRONMENT_DEFAULTS in
+    components/config/loader.py) and whether the cluster and its key are protected in prod."""
+    high_availability: bool = False
+    """Two replicas of each platform controller, spread over zones, with disruption budgets.
+    Default: true in prod, false in dev."""
+    retain_volumes: bool = False
+    """Whether a stateful app's volumes outlive their claims when the app does not say
+    (stateful.retainVolume). Default: true in prod, false in dev."""
     region: str
     """AWS region of the whole stack, set as `aws:region`; one of the regions in
     `components/config/regions.py` (which also caps network.azCount)."""
