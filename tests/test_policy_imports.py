@@ -32,7 +32,9 @@ def test_importing_the_rules_package_and_its_helpers_registers_nothing():
 
 
 def test_all_rules_registers_each_rule_once():
-    found = probe("from policies.rules import all_rules\nfirst = len(all_rules())\n"
+    # A module imported on its own first (import-compose reads workloads.SECRET_NAME) registers
+    # its rules then; all_rules must not register them a second time.
+    found = probe("import policies.rules.workloads\nfrom policies.rules import all_rules\nfirst = len(all_rules())\n"
                   "from policies.rules import POLICIES\n"
                   "print(json.dumps([first, len(all_rules()), len(POLICIES), len({p.name for p in POLICIES})]))")
     first, again, exported, names = found
