@@ -67,11 +67,9 @@ capacity: list[pulumi.Resource] = []
 if config.autoscaler.kind == "karpenter":
     karpenter = config.autoscaler.karpenter
     capacity.append(Karpenter("karpenter", KarpenterArgs(
-        cluster_name=name, identity=identity, config=karpenter,
+        context=platform, config=karpenter, account_id=account_id,
         controller_group=next(g for g in config.node_groups if g.name == karpenter.controller_node_group),
         node_groups=nodes.node_groups, cluster_security_group_id=cluster.eks_cluster.cluster_security_group_id,
-        partition=partition, region=config.region, account_id=account_id, high_availability=config.high_availability,
-        provider=cluster.provider, tags=tags,
     )))
 else:
     ClusterAutoscaler("autoscaler", ClusterAutoscalerArgs(

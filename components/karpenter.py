@@ -12,7 +12,7 @@ found by the `karpenter.sh/discovery` tag) and the NodePools of the config.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
@@ -25,7 +25,8 @@ from components.config.karpenter import KarpenterConfig, NodePoolConfig
 from components.names import NODE_MANAGED_POLICIES
 from components.karpenter_iam import (INTERRUPTION_EVENTS, controller_policy, interruption_event_pattern,
                                       interruption_queue_policy)
-from components.workload_identity import ClusterIdentity, WorkloadRole, WorkloadRoleArgs
+from components.platform import PlatformContext
+from components.workload_identity import WorkloadRole, WorkloadRoleArgs
 
 SERVICE_ACCOUNT = ("kube-system", "karpenter")
 DISCOVERY_TAG = "karpenter.sh/discovery"
@@ -101,19 +102,14 @@ def controller_placement(group: NodeGroupConfig) -> dict:
 
 @dataclass
 class KarpenterArgs:
-    cluster_name: str
-    identity: ClusterIdentity
+    context: PlatformContext
+    """Its identity: the controller's role trusts Pod Identity, which is also how it gets credentials."""
     config: KarpenterConfig
     controller_group: NodeGroupConfig
     node_groups: list[pulumi.Resource]
     """The controller runs on them; the release waits for them."""
     cluster_security_group_id: pulumi.Input[str]
-    partition: str
-    region: str
     account_id: str
-    high_availability: bool
-    provider: k8s.Provider
-    tags: dict[str, str] = field(default_factory=dict)
 
 
 class Karpenter(pulumi.ComponentResource):
@@ -121,9 +117,10 @@ class Karpenter(pulumi.ComponentResource):
     node_role_arn: pulumi.Output[str]
 
     def __init__(self, name: str, args: KarpenterArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("eks-platform:cluster:Karpenter", name, None, opts)
+        context = args.context
+        super().__init__("eks-platform:cluster:Karpenter", name, None, context.layer_options(opts))
         child = pulumi.ResourceOptions(parent=self)
-        tags, cluster_name = args.tags, args.cluster_name
+        tags, cluster_name, identity = context.tags, context.cluster_name, context.identity
 
         node_role = aws.iam.Role(
             f"{name}-node-role",
@@ -136,13 +133,13 @@ class Karpenter(pulumi.ComponentResource):
         # The managed node groups' policies: no CNI policy (aws-node has its own role).
         attachments = [aws.iam.RolePolicyAttachment(
             f"{name}-node-{policy}", role=node_role.name,
-            policy_arn=f"arn:{args.partition}:iam::aws:policy/{policy}", opts=child,
+            policy_arn=f"arn:{context.partition}:iam::aws:policy/{policy}", opts=child,
         ) for policy in NODE_MANAGED_POLICIES]
         # EKS makes access entries for managed node group roles by itself, never for this one:
         # without it Karpenter's nodes cannot join.
         access_entry = aws.eks.AccessEntry(
             f"{name}-node-access", cluster_name=cluster_name, principal_arn=node_role.arn, type="EC2_LINUX",
-            tags=tags, opts=pulumi.ResourceOptions(parent=self, depends_on=[args.identity.cluster]),
+            tags=tags, opts=pulumi.ResourceOptions(parent=self, depends_on=[identity.cluster]),
         )
         # The cluster security group EKS made; the private subnets carry the tag from Network.
         sg_tag = aws.ec2.Tag(f"{name}-cluster-sg-discovery", resource_id=args.cluster_security_group_id,
@@ -170,18 +167,18 @@ class Karpenter(pulumi.ComponentResource):
 
         namespace, service_account = SERVICE_ACCOUNT
         role = WorkloadRole(f"{name}-controller", WorkloadRoleArgs(
-            identity=args.identity, namespace=namespace, service_account=service_account, kind="pod-identity",
+            identity=identity, namespace=namespace, service_account=service_account, kind="pod-identity",
             inline_policy=pulumi.Output.all(node_role.arn, queue.arn).apply(lambda arns: controller_policy(
-                cluster_name, args.partition, args.region, args.account_id, arns[0], arns[1])),
+                cluster_name, context.partition, context.region, args.account_id, arns[0], arns[1])),
             tags=tags,
         ), opts=child)
 
-        in_cluster = pulumi.ResourceOptions(parent=self, provider=args.provider)
+        in_cluster = pulumi.ResourceOptions(parent=self, provider=context.provider)
         self.release = pinned_release(f"{name}-chart", "karpenter", namespace, {
             "settings": {"clusterName": cluster_name, "interruptionQueue": queue.name},
             "serviceAccount": {"name": service_account,
                                "annotations": role.service_account_annotations},
-            "replicas": 2 if args.high_availability else 1,
+            "replicas": 2 if context.high_availability else 1,
             # The node's (VPC) resolver, not CoreDNS: CoreDNS may come to run on nodes Karpenter
             # launches, and Karpenter must reach STS and EC2 to launch them (Karpenter v1.14
             # getting started and troubleshooting guides, "dnsPolicy=Default").
@@ -190,7 +187,7 @@ class Karpenter(pulumi.ComponentResource):
             "controller": {"resources": {"requests": {"cpu": "250m", "memory": "512Mi"},
                                          "limits": {"cpu": "1", "memory": "1Gi"}}},
         }, pulumi.ResourceOptions.merge(in_cluster, pulumi.ResourceOptions(
-            depends_on=[*args.node_groups, role, *([args.identity.agent] if args.identity.agent else [])])))
+            depends_on=[*args.node_groups, role, *([identity.agent] if identity.agent else [])])))
 
         # The CRDs come with the chart; nodes need the role's policies, its access entry and the tags.
         node_class = k8s.apiextensions.CustomResource(

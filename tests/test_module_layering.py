@@ -67,6 +67,6 @@ def test_layer_args_take_what_every_layer_shares_from_the_platform_context():
                 layer_args[attr] = {f.name for f in dataclasses.fields(value)}
     with_context = {attr: fields for attr, fields in layer_args.items() if "context" in fields}
     assert {"MonitoringArgs", "CertManagerArgs", "IngressControllerArgs", "LoggingArgs", "GrafanaIngressArgs",
-            "TeamArgs", "AppArgs", "ClusterAddonsArgs", "ClusterAutoscalerArgs"} <= set(with_context)
+            "TeamArgs", "AppArgs", "ClusterAddonsArgs", "ClusterAutoscalerArgs", "KarpenterArgs"} <= set(with_context)
     repeated = {attr: sorted(fields & shared) for attr, fields in with_context.items() if fields & shared}
     assert repeated == {}, f"these Args repeat what PlatformContext carries: {repeated}"
