@@ -12,7 +12,7 @@ import pulumi_random as random
 
 from components.alert_rules import RULE_LABELS, platform_alerts, prometheus_rule_spec, seed_alerts
 from components.charts import pinned_release
-from components.config.services import AlertReceiverConfig, MonitoringConfig
+from components.config.services import NULL_RECEIVER, AlertReceiverConfig, MonitoringConfig
 from components.dashboards import cluster_overview, dashboard_config_map
 from components.hardening import spread_constraints
 from components.names import DEFAULT_STORAGE_CLASS, NODE_EXPORTER_NAMESPACE, PROMETHEUS_POD_LABELS
@@ -27,7 +27,6 @@ GRAFANA_ADMIN_SECRET = "grafana-admin"
 # Bound by the grafana chart's ClusterRoleBinding (rbac.useExistingClusterRole) in place of the
 # chart's own ClusterRole, which grants Secrets cluster-wide whenever a sidecar is on.
 GRAFANA_CLUSTER_ROLE = "grafana-configmap-reader"
-NULL_RECEIVER = "null"
 UNREACHABLE_ON_EKS = ("kubeControllerManager", "kubeScheduler", "kubeEtcd", "kubeProxy")
 
 
