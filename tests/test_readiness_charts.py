@@ -134,3 +134,14 @@ def _as_release(registration: Registration) -> dict:
     return {k: getattr(release, k) for k in ("name", "chart", "version", "repository", "namespace", "values",
                                                "resource", "urn")}
 
+
+
+def test_a_crd_with_a_bare_equals_enum_value_is_read_as_kubernetes_reads_it(helm, chart_repo, tmp_path, monkeypatch):
+    """kube-prometheus-stack's AlertmanagerConfig CRD lists a bare `=` among its enum values."""
+    monkeypatch.setattr(charts, "CACHE_DIR", tmp_path)
+    release = charts.Release(**{**_as_release(_release(f"file://{chart_repo}", {"crd": True}))})
+    rendered = charts.render(helm, release, "1.33")
+    assert rendered.problem == ""
+    crd = next(m for m in rendered.manifests if m["kind"] == "CustomResourceDefinition")
+    enum = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["matchType"]["enum"]
+    assert enum == ["!=", "=", "=~"]

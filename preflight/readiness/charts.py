@@ -23,11 +23,12 @@ from urllib.parse import unquote, urlparse
 
 import yaml
 
+from preflight.manifests import ManifestLoader
+
 from .known import installed_api_versions
 from .model import Release
 
 CACHE_DIR = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "eks-platform" / "charts"
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 PULL_TIMEOUT = 60
 TEMPLATE_TIMEOUT = 120
 
@@ -63,7 +64,7 @@ def _from_local_repository(release: Release, folder: Path) -> Path:
     index_path = folder / "index.yaml"
     if not index_path.is_file():
         raise LookupError(f"{folder} has no index.yaml (make one with `helm repo index`)")
-    index = yaml.load(index_path.read_text(), Loader=_LOADER) or {}
+    index = yaml.load(index_path.read_text(), Loader=ManifestLoader) or {}
     for entry in (index.get("entries") or {}).get(release.chart) or []:
         if str(entry.get("version")) == release.version and entry.get("urls"):
             url = entry["urls"][0]
@@ -123,7 +124,7 @@ def render(helm: str, release: Release, kubernetes_version: Optional[str], cache
         os.unlink(values_file.name)
     if result.returncode != 0:
         return Rendered(release, problem=f"helm template failed: {result.stderr.strip()}")
-    documents = [d for d in yaml.load_all(result.stdout, Loader=_LOADER) if isinstance(d, dict) and d.get("kind")]
+    documents = [d for d in yaml.load_all(result.stdout, Loader=ManifestLoader) if isinstance(d, dict) and d.get("kind")]
     return Rendered(release, manifests=documents)
 
 
