@@ -145,3 +145,18 @@ def test_a_crd_with_a_bare_equals_enum_value_is_read_as_kubernetes_reads_it(helm
     crd = next(m for m in rendered.manifests if m["kind"] == "CustomResourceDefinition")
     enum = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["matchType"]["enum"]
     assert enum == ["!=", "=", "=~"]
+
+
+def test_helm_test_hooks_are_skipped_and_install_hooks_kept(helm, chart_repo, tmp_path, monkeypatch):
+    """`helm install` (and Pulumi's helm.v3.Release) never creates a chart's Helm tests; only
+    `helm test` runs them. Install and upgrade hooks are created, so they are checked."""
+    monkeypatch.setattr(charts, "CACHE_DIR", tmp_path)
+    result = assess([_namespace("restricted")],
+                    registrations=[_release(f"file://{chart_repo}", {"installHook": True})], charts=True, helm=helm)
+    names = {s.name for s in result.chart_subjects}
+    assert "demo-pre-install (chart readiness-demo 0.1.0 (release demo/demo))" in names
+    assert not any("test-connection" in name for name in names)
+    assert not any("test-connection" in f.resource for f in result.findings)
+    assert any(line.startswith("Chart contents: 1 of 1 Helm releases rendered and checked")
+               and "1 Helm test hook not checked" in line and "demo/demo-test-connection" in line
+               for line in result.lines), result.lines

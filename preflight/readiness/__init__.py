@@ -90,7 +90,11 @@ def assess(subjects: list[Any], *, registrations: Optional[list[Any]] = None, st
         if helm:
             rendered = chart_contents.render_all(helm, releases, kubernetes_version)
             checked = [r for r in rendered if not r.problem]
-            lines.append(f"Chart contents: {len(checked)} of {len(releases)} Helm releases rendered and checked.")
+            tests = sorted(name for r in checked for name in r.test_hooks)
+            skipped = (f" ({len(tests)} Helm test hook{'s' if len(tests) != 1 else ''} not checked: only `helm test` "
+                       f"runs them, helm install and helm.v3.Release never create them: {', '.join(tests)})"
+                       if tests else "")
+            lines.append(f"Chart contents: {len(checked)} of {len(releases)} Helm releases rendered and checked{skipped}.")
             for result in rendered:
                 if result.problem:
                     lines.append(f"  NOT CHECKED: contents of {result.release.label}: {result.problem}")

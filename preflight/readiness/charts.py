@@ -39,6 +39,19 @@ class Rendered:
     manifests: list[dict[str, Any]] = field(default_factory=list)
     problem: str = ""
     """Why the contents were not checked; empty when they were."""
+    test_hooks: list[str] = field(default_factory=list)
+    """'namespace/name' of the chart's Helm tests, left out of `manifests`."""
+
+
+# `helm test` runs these; `helm install`/`upgrade` (and Pulumi's helm.v3.Release) never create
+# them. Every other hook (pre-install, post-upgrade...) is created by the install, so it is kept.
+TEST_HOOK_EVENTS = frozenset({"test", "test-success"})
+
+
+def is_test_hook(manifest: dict[str, Any]) -> bool:
+    annotations = (manifest.get("metadata") or {}).get("annotations") or {}
+    events = {e.strip() for e in str(annotations.get("helm.sh/hook") or "").split(",") if e.strip()}
+    return bool(events) and events <= TEST_HOOK_EVENTS
 
 
 def find_helm() -> Optional[str]:
@@ -125,7 +138,10 @@ def render(helm: str, release: Release, kubernetes_version: Optional[str], cache
     if result.returncode != 0:
         return Rendered(release, problem=f"helm template failed: {result.stderr.strip()}")
     documents = [d for d in yaml.load_all(result.stdout, Loader=ManifestLoader) if isinstance(d, dict) and d.get("kind")]
-    return Rendered(release, manifests=documents)
+    tests = [d for d in documents if is_test_hook(d)]
+    return Rendered(release, manifests=[d for d in documents if not is_test_hook(d)],
+                    test_hooks=[f"{(d.get('metadata') or {}).get('namespace') or release.namespace}/"
+                                f"{(d.get('metadata') or {}).get('name')}" for d in tests])
 
 
 def render_all(helm: str, releases: list[Release], kubernetes_version: Optional[str],
