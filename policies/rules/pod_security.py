@@ -257,10 +257,13 @@ def volume_types(spec, metadata):
             yield f"volume {volume.get('name', '?')} is of type {', '.join(refused)}."
 
 
+# The kubelet checks runAsNonRoot against runAsUser (else the image's USER) only; runAsGroup
+# plays no part, so a chart pod without one still starts. The platform's own pods name a group
+# too (tests/test_observability.py holds the shipped plans to it).
 @pod_rule("run-as-non-root-needs-numeric-user",
-          "A container that must run as non-root also names a numeric runAsUser and runAsGroup.", Severity.HIGH,
-          "Set securityContext.runAsUser and runAsGroup to non-zero numbers on the pod (or the container): "
-          "the kubelet cannot verify runAsNonRoot for an image whose USER is a name and refuses to start it.")
+          "A container that must run as non-root names a numeric runAsUser.", Severity.HIGH,
+          "Set securityContext.runAsUser to a non-zero number on the pod (or the container): the kubelet "
+          "cannot verify runAsNonRoot for an image whose USER is a name and refuses to start it.")
 def non_root_numeric_user(spec, metadata):
     pod = spec.get("securityContext")
     for label, container in containers(spec):
@@ -272,8 +275,8 @@ def non_root_numeric_user(spec, metadata):
 
         if effective("runAsNonRoot") is not True:
             continue
-        for field in ("runAsUser", "runAsGroup"):
-            value = effective(field)
-            # A real run hands numbers over as floats (65532.0); a bool is no user id.
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
-                yield f"{label} sets runAsNonRoot but no numeric {field} (the kubelet refuses a named image user)."
+        value = effective("runAsUser")
+        # A real run hands numbers over as floats (65532.0); a bool is no user id.
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
+            yield f"{label} sets runAsNonRoot but no numeric runAsUser (the kubelet refuses a named image user)."
+
