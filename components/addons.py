@@ -97,6 +97,8 @@ class ClusterAddons(pulumi.ComponentResource):
             "podDisruptionBudget": {"enabled": context.high_availability, "maxUnavailable": 1},
             "resources": {"requests": {"cpu": "100m", "memory": "200Mi"},
                           "limits": {"cpu": "500m", "memory": "500Mi"}},
+            # The chart's container context names runAsUser 1000 but no group (group root).
+            "securityContext": {"runAsGroup": 1000},
         }, pulumi.ResourceOptions.merge(in_cluster, pulumi.ResourceOptions(depends_on=args.node_groups)))
 
         self.register_outputs({"ebsCsiRoleArn": ebs_role.arn})

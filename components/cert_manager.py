@@ -96,6 +96,12 @@ def cert_manager_values(high_availability: bool, role_arn: Optional[pulumi.Input
             "replicaCount": replicas, "podDisruptionBudget": pdb, **security,
             "resources": {"requests": {"cpu": "20m", "memory": "128Mi"}, "limits": {"cpu": "200m", "memory": "512Mi"}},
         },
+        # The post-install Job that waits for the webhook: the chart's default is runAsNonRoot
+        # with no numeric user, which the kubelet refuses for its image.
+        "startupapicheck": {
+            **security,
+            "resources": {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"cpu": "100m", "memory": "64Mi"}},
+        },
     }
     if role_arn is not None:
         values["serviceAccount"] = {"name": SERVICE_ACCOUNT,

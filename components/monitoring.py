@@ -80,6 +80,11 @@ def _pdb(replicas: int) -> dict[str, Any]:
 
 def stack_values(config: MonitoringConfig, high_availability: bool) -> dict[str, Any]:
     alertmanager_labels = {"app.kubernetes.io/name": "alertmanager"}
+    # Dashboards come from ConfigMaps in every namespace; the sidecars' default `both`
+    # would have Grafana read every Secret in the cluster.
+    sidecar = {"dashboards": {"enabled": True, "label": "grafana_dashboard", "labelValue": "1",
+                              "searchNamespace": "ALL", "resource": "configmap"},
+               "datasources": {"resource": "configmap"}}
     return {
         "crds": {"enabled": True},
         "defaultRules": {"create": True},
@@ -129,16 +134,33 @@ def stack_values(config: MonitoringConfig, high_availability: bool) -> dict[str,
             # One ReadWriteOnce volume: a rolling update's new pod would wait forever for the old
             # pod's volume (Multi-Attach) on another node.
             "deploymentStrategy": {"type": "Recreate"},
-            # Dashboards come from ConfigMaps in every namespace; the sidecars' default `both`
-            # would have Grafana read every Secret in the cluster.
             "rbac": {"useExistingClusterRole": GRAFANA_CLUSTER_ROLE},
-            "sidecar": {"dashboards": {"enabled": True, "label": "grafana_dashboard", "labelValue": "1",
-                                       "searchNamespace": "ALL", "resource": "configmap"},
-                        "datasources": {"resource": "configmap"}},
             "resources": {"requests": {"cpu": "100m", "memory": "256Mi"},
                           "limits": {"cpu": "500m", "memory": "512Mi"}},
+            # The dashboard and datasource sidecars (k8s-sidecar); the chart leaves them unsized.
+            "sidecar": {**sidecar, "resources": {"requests": {"cpu": "20m", "memory": "64Mi"},
+                                                 "limits": {"cpu": "100m", "memory": "128Mi"}}},
+            # The root init container only chowns the volume; fsGroup 472 (the chart's pod
+            # securityContext) already gives the EBS volume to Grafana's group.
+            "initChownData": {"enabled": False},
         },
-        "prometheus-node-exporter": {"namespaceOverride": NODE_EXPORTER_NAMESPACE},
+        "prometheusOperator": {
+            "resources": {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"cpu": "200m", "memory": "256Mi"}},
+            # The admission webhook's certificate Jobs (create and patch share these values).
+            "admissionWebhooks": {"patch": {"resources": {"requests": {"cpu": "10m", "memory": "32Mi"},
+                                                          "limits": {"cpu": "100m", "memory": "64Mi"}}}},
+        },
+        "kube-state-metrics": {
+            "resources": {"requests": {"cpu": "20m", "memory": "64Mi"}, "limits": {"cpu": "200m", "memory": "256Mi"}},
+        },
+        "prometheus-node-exporter": {
+            "namespaceOverride": NODE_EXPORTER_NAMESPACE,
+            "resources": {"requests": {"cpu": "20m", "memory": "32Mi"}, "limits": {"cpu": "200m", "memory": "64Mi"}},
+            # Host namespaces and hostPath stay (that is node-exporter); the container itself
+            # needs no privilege: merged over the chart's readOnlyRootFilesystem: true.
+            "containerSecurityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
+            "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
+        },
         # EKS runs the controller manager, scheduler and etcd out of the cluster's reach, and its
         # kube-proxy add-on serves metrics on 127.0.0.1:10249 only: their monitors would never
         # scrape and their Down alerts fire forever. `enabled: false` drops both (the chart's

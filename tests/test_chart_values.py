@@ -29,7 +29,11 @@ FREE_FORM_PATHS = {"traefik": {"service.spec"}}
 SUBCHART_KEYS = {"kube-prometheus-stack": {
     "grafana.persistence", "grafana.resources", "grafana.deploymentStrategy",
     "grafana.rbac.useExistingClusterRole", "grafana.sidecar.dashboards.resource",
-    "grafana.sidecar.datasources.resource",
+    "grafana.sidecar.datasources.resource", "grafana.sidecar.resources", "grafana.initChownData",
+    # kube-state-metrics 8.4.0 and prometheus-node-exporter 4.56.1 subcharts (their values.yaml, as
+    # kube-prometheus-stack 88.5.3 bundles them).
+    "kube-state-metrics.resources", "prometheus-node-exporter.resources",
+    "prometheus-node-exporter.containerSecurityContext", "prometheus-node-exporter.securityContext",
 }}
 
 # cert-manager's Chart.yaml in git says v0.0.0: its release tool stamps the version when
@@ -136,3 +140,44 @@ def test_chart_pods_the_platform_hardens_name_a_numeric_user(plans):
         "containerSecurityContext: no numeric runAsUser", "containerSecurityContext: no numeric runAsGroup"]
     for label, inputs in releases(plans):
         assert non_root_contexts_without_numeric_user(inputs["values"]) == [], label
+
+
+# Containers of the charts whose resources the chart leaves empty ({}) by default: the pack's
+# resources-required fails them in `check --charts` unless our values size them.
+SIZED_BY_OUR_VALUES = {
+    "cert-manager": ("resources", "webhook.resources", "cainjector.resources", "startupapicheck.resources"),
+    "kube-prometheus-stack": ("prometheusOperator.resources", "prometheusOperator.admissionWebhooks.patch.resources",
+                              "kube-state-metrics.resources", "prometheus-node-exporter.resources",
+                              "grafana.resources", "grafana.sidecar.resources"),
+}
+
+
+def _at(values: Any, path: str) -> Any:
+    for key in path.split("."):
+        values = values.get(key) if isinstance(values, dict) else None
+    return values
+
+
+def test_chart_containers_left_unsized_by_the_chart_get_requests_and_limits(plans):
+    checked = set()
+    for label, inputs in releases(plans):
+        for path in SIZED_BY_OUR_VALUES.get(chart_name(inputs), ()):
+            resources = _at(inputs["values"], path) or {}
+            for bound in ("requests", "limits"):
+                assert {"cpu", "memory"} <= set(resources.get(bound) or {}), f"{label}: {path}.{bound}"
+            checked.add(chart_name(inputs))
+    assert checked == set(SIZED_BY_OUR_VALUES)
+
+
+def test_chart_defaults_with_our_values_name_a_numeric_user_and_group(plans, reference: Path):
+    """cert-manager's startupapicheck Job and metrics-server default to runAsNonRoot without a
+    numeric user or group; our values complete them (the kubelet refuses a named image user)."""
+    for label, inputs in releases(plans):
+        chart = chart_name(inputs)
+        if chart not in ("cert-manager", "metrics-server"):
+            continue
+        defaults = yaml.safe_load((reference / "charts" / chart / "values.yaml").read_text())
+        merged = _merge(defaults, inputs["values"])
+        scope = {"startupapicheck": merged["startupapicheck"]} if chart == "cert-manager" else \
+            {"securityContext": merged["securityContext"]}
+        assert non_root_contexts_without_numeric_user(scope) == [], label
