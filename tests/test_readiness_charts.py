@@ -158,5 +158,28 @@ def test_helm_test_hooks_are_skipped_and_install_hooks_kept(helm, chart_repo, tm
     assert not any("test-connection" in name for name in names)
     assert not any("test-connection" in f.resource for f in result.findings)
     assert any(line.startswith("Chart contents: 1 of 1 Helm releases rendered and checked")
-               and "1 Helm test hook not checked" in line and "demo/demo-test-connection" in line
+               and "1 Helm test hook not checked" in line and "Pod demo/demo-test-connection" in line
                for line in result.lines), result.lines
+
+
+def test_no_team_namespace_is_exempted():
+    """What the charts do by design is exempted in the platform's namespaces only."""
+    from preflight.stackfile import read_stack_file
+
+    for stack in ("dev", "prod"):
+        teams = {t["name"] for t in read_stack_file(ROOT / f"Pulumi.{stack}.yaml").project_values.get("teams", [])}
+        assert teams, stack
+        config = check.load_policy_config(ROOT / "policies" / "config" / f"{stack}.json")
+        assert {e["namespace"] for e in check.exemptions(config)} & teams == set(), stack
+        assert all(len(e["reason"]) > 30 for e in check.exemptions(config)), stack
+
+
+def test_chart_objects_carry_the_release_helm_stamps_on_install(helm, chart_repo, tmp_path, monkeypatch):
+    """helm install annotates every object with its release (`helm template` does not): the
+    pack's namespace exemptions place a chart's cluster-scoped objects by it."""
+    monkeypatch.setattr(charts, "CACHE_DIR", tmp_path)
+    result = assess([_namespace("restricted")], registrations=[_release(f"file://{chart_repo}", {"crd": True})],
+                    charts=True, helm=helm)
+    crd = next(s for s in result.chart_subjects if s.resource_type.endswith(":CustomResourceDefinition"))
+    assert crd.props["metadata"]["annotations"] == {"meta.helm.sh/release-name": "demo",
+                                                    "meta.helm.sh/release-namespace": "demo"}

@@ -129,11 +129,20 @@ def object_namespace(resource_type: str, props: Mapping) -> Optional[str]:
     return None if is_cluster_scoped(resource_type) else namespace_of(props)
 
 
+# Helm stamps every object a release installs with the release's namespace; for a
+# cluster-scoped object (a chart's ClusterRole) that is the namespace it belongs to.
+HELM_RELEASE_NAMESPACE = "meta.helm.sh/release-namespace"
+
+
 def exemption_scope(args: ResourceValidationArgs) -> Optional[str]:
-    """The namespace an exemption names: a Namespace object's own name, else its namespace
-    (None for other cluster-scoped objects: no namespace exemption covers them)."""
+    """The namespace an exemption names: a Namespace object's own name, else its namespace;
+    for another cluster-scoped object, the namespace of the Helm release that installed it
+    (None when none did: no namespace exemption covers it)."""
     if kind_of(args.resource_type) == "Namespace":
         return get(args.props, "metadata", "name") or ""
+    if is_cluster_scoped(args.resource_type):
+        release_namespace = get(args.props, "metadata", "annotations", HELM_RELEASE_NAMESPACE)
+        return release_namespace if isinstance(release_namespace, str) and release_namespace else None
     return object_namespace(args.resource_type, args.props)
 
 

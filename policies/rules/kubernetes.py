@@ -14,7 +14,7 @@ HOST_NAMESPACES = ("hostNetwork", "hostPID", "hostIPC")
 
 
 @pod_rule("pss-host-namespaces", "Pods do not share the node's network, PID or IPC namespace (PSS Baseline).",
-          Severity.HIGH, "Remove hostNetwork, hostPID and hostIPC (or set them false).")
+          Severity.HIGH, "Remove hostNetwork, hostPID and hostIPC (or set them false).", exemptible=True)
 def host_namespaces(spec, metadata):
     for field in HOST_NAMESPACES:
         if spec.get(field) is True:
@@ -61,7 +61,7 @@ def resources_required(spec, metadata):
 
 @pod_rule("read-only-root-filesystem", "Every container's root filesystem is read-only.", Severity.MEDIUM,
           "Set securityContext.readOnlyRootFilesystem: true; mount an emptyDir where the app writes.",
-          linux_only=True)
+          exemptible=True, linux_only=True)
 def read_only_root(spec, metadata):
     for label, container in containers(spec):
         if get(container, "securityContext", "readOnlyRootFilesystem") is not True:
@@ -93,7 +93,7 @@ def ingress_tls(args, report_violation):
 
 
 @resource_rule("rbac-no-wildcards", "Roles grant no wildcard verbs or resources.", Severity.HIGH,
-               "List the verbs and resources the subject needs.")
+               "List the verbs and resources the subject needs.", exemptible=True)
 def rbac_no_wildcards(args, report_violation):
     if kind_of(args.resource_type) not in ("Role", "ClusterRole"):
         return

@@ -45,7 +45,7 @@ def grants(rule: Mapping, verb: str, group: str, resource: str) -> bool:
 
 
 @resource_rule("rbac-no-cluster-wide-secret-read", "No ClusterRole reads Secrets in every namespace.",
-               Severity.HIGH, "Grant Secret access with a Role in the one namespace that needs it.")
+               Severity.HIGH, "Grant Secret access with a Role in the one namespace that needs it.", exemptible=True)
 def cluster_wide_secrets(args, report_violation):
     if kind_of(args.resource_type) != "ClusterRole":
         return

@@ -14,7 +14,8 @@ SECRET_NAME = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|C
 
 
 @resource_rule("probes-required", "Long-running workloads define liveness and readiness probes on every container.",
-               Severity.MEDIUM, "Add livenessProbe and readinessProbe (and a startupProbe for slow starters).")
+               Severity.MEDIUM, "Add livenessProbe and readinessProbe (and a startupProbe for slow starters).",
+               exemptible=True)
 def probes_required(args, report_violation):
     if kind_of(args.resource_type) not in LONG_RUNNING:
         return
@@ -29,7 +30,7 @@ def probes_required(args, report_violation):
 
 
 @pod_rule("no-secret-literals-in-env", "No secret-looking environment variable holds a literal value.",
-          Severity.HIGH, "Put the value in a Secret and use valueFrom.secretKeyRef.")
+          Severity.HIGH, "Put the value in a Secret and use valueFrom.secretKeyRef.", exemptible=True)
 def secret_literals(spec, metadata):
     for label, container in containers(spec):
         for entry in container.get("env") or []:
@@ -39,7 +40,8 @@ def secret_literals(spec, metadata):
 
 @resource_rule("no-automount-service-account-token",
                "Pods and ServiceAccounts do not explicitly turn on automountServiceAccountToken.", Severity.MEDIUM,
-               "Set automountServiceAccountToken: false, or leave it unset where the app calls the API.")
+               "Set automountServiceAccountToken: false, or leave it unset where the app calls the API.",
+               exemptible=True)
 def automount_token(args, report_violation):
     kind = kind_of(args.resource_type)
     if kind == "ServiceAccount":

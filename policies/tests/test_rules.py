@@ -187,3 +187,30 @@ def test_empty_remote_component_is_left_to_its_children():
 def test_advisory_config_reports_but_does_not_enforce():
     found = evaluate([Subject("aws:kms/key:Key", "k", "urn:k", {})], {"all": "advisory"})
     assert [(v.policy, v.enforcement) for v in found] == [("kms-key-rotation", "advisory")]
+
+
+HELM_RELEASE_NAMESPACE = "meta.helm.sh/release-namespace"
+
+
+def test_a_cluster_role_a_helm_release_installs_is_exempted_by_the_releases_namespace():
+    """A ClusterRole has no namespace; the one a chart creates carries the namespace of its
+    release (Helm stamps it), so an exemption of the chart's namespace covers it and nothing else."""
+    role = {"metadata": {"name": "cert-manager-controller-issuers"},
+            "rules": [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "watch"]}]}
+    config = {"all": "mandatory", "rbac-no-cluster-wide-secret-read": {
+        "exemptions": [{"namespace": "cert-manager", "reason": "r"}]}}
+    kind = "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole"
+    assert "rbac-no-cluster-wide-secret-read" in violations(kind, role, config)
+    role["metadata"]["annotations"] = {HELM_RELEASE_NAMESPACE: "shop"}
+    assert "rbac-no-cluster-wide-secret-read" in violations(kind, role, config)
+    role["metadata"]["annotations"] = {HELM_RELEASE_NAMESPACE: "cert-manager"}
+    assert "rbac-no-cluster-wide-secret-read" not in violations(kind, role, config)
+
+
+@pytest.mark.parametrize("rule", ["no-automount-service-account-token", "no-secret-literals-in-env",
+                                  "probes-required", "pss-host-namespaces", "read-only-root-filesystem",
+                                  "rbac-no-cluster-wide-secret-read", "rbac-no-wildcards"])
+def test_rules_a_chart_breaks_by_design_are_exemptible_by_namespace(rule):
+    policy = next(p for p in POLICIES if p.name == rule)
+    assert "exemptions" in (policy.config_schema.properties if policy.config_schema else {})
+

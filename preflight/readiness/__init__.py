@@ -66,9 +66,14 @@ def _chart_objects(rendered: list[chart_contents.Rendered]) -> tuple[list[Obj], 
                 continue
             if obj.kind == "CustomResourceDefinition":
                 crds[release.urn].add((str(obj.get("spec", "group")), str(obj.get("spec", "names", "kind"))))
-            body = dict(manifest)
+            metadata = dict(manifest.get("metadata") or {})
+            # What helm install adds to every object of a release (`helm template` does not).
+            metadata["annotations"] = {**(metadata.get("annotations") or {}),
+                                       "meta.helm.sh/release-name": release.name,
+                                       "meta.helm.sh/release-namespace": release.namespace}
             if obj.namespace:
-                body["metadata"] = {**(manifest.get("metadata") or {}), "namespace": obj.namespace}
+                metadata["namespace"] = obj.namespace
+            body = {**manifest, "metadata": metadata}
             objects.append(obj)
             origins[release.label] = release.name
             api_version = obj.api_version if "/" in obj.api_version else f"core/{obj.api_version}"

@@ -40,7 +40,7 @@ class Rendered:
     problem: str = ""
     """Why the contents were not checked; empty when they were."""
     test_hooks: list[str] = field(default_factory=list)
-    """'namespace/name' of the chart's Helm tests, left out of `manifests`."""
+    """'Kind namespace/name' of the chart's Helm tests, left out of `manifests`."""
 
 
 # `helm test` runs these; `helm install`/`upgrade` (and Pulumi's helm.v3.Release) never create
@@ -140,7 +140,7 @@ def render(helm: str, release: Release, kubernetes_version: Optional[str], cache
     documents = [d for d in yaml.load_all(result.stdout, Loader=ManifestLoader) if isinstance(d, dict) and d.get("kind")]
     tests = [d for d in documents if is_test_hook(d)]
     return Rendered(release, manifests=[d for d in documents if not is_test_hook(d)],
-                    test_hooks=[f"{(d.get('metadata') or {}).get('namespace') or release.namespace}/"
+                    test_hooks=[f"{d.get('kind')} {(d.get('metadata') or {}).get('namespace') or release.namespace}/"
                                 f"{(d.get('metadata') or {}).get('name')}" for d in tests])
 
 
