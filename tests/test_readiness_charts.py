@@ -17,7 +17,7 @@ import yaml
 from conftest import ROOT
 from preflight import check
 from preflight.monitor import Registration
-from preflight.readiness import assess, charts
+from preflight.readiness import assess, charts, known
 from preflight.render import write_chart_manifests
 from readiness_support import helm  # noqa: F401  (the session's helm binary)
 
@@ -183,3 +183,17 @@ def test_chart_objects_carry_the_release_helm_stamps_on_install(helm, chart_repo
     crd = next(s for s in result.chart_subjects if s.resource_type.endswith(":CustomResourceDefinition"))
     assert crd.props["metadata"]["annotations"] == {"meta.helm.sh/release-name": "demo",
                                                     "meta.helm.sh/release-namespace": "demo"}
+
+
+def test_charts_that_ask_for_a_kind_render_as_a_real_cluster_answers(helm, chart_repo, tmp_path, monkeypatch):
+    """Charts pick API versions with `.Capabilities.APIVersions.Has "policy/v1/PodDisruptionBudget"`
+    (Traefik's PDB does). A cluster's discovery lists kinds; `helm template` knows only what it is
+    told, so without the built-in kinds it renders the policy/v1beta1 PDB no 1.25+ cluster serves."""
+    monkeypatch.setattr(charts, "CACHE_DIR", tmp_path)
+    registration = _release(f"file://{chart_repo}", {"pdb": True})
+    release = charts.Release(**{**_as_release(registration)})
+    api_versions = tuple(known.installed_api_versions([release]))
+    rendered = charts.render(helm, release, "1.35", api_versions=api_versions)
+    assert rendered.problem == ""
+    pdb = next(m for m in rendered.manifests if m["kind"] == "PodDisruptionBudget")
+    assert pdb["apiVersion"] == "policy/v1"

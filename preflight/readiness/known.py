@@ -35,10 +35,37 @@ GROUP_VERSIONS = {"monitoring.coreos.com": ("v1",), "cert-manager.io": ("v1",), 
                   "traefik.io": ("v1alpha1",), "karpenter.sh": ("v1",), "karpenter.k8s.aws": ("v1",)}
 
 
+# Built-in kinds every Kubernetes version the platform supports (1.30 and later) serves, as
+# `group/version/Kind`: a cluster's discovery answers `.Capabilities.APIVersions.Has` with kinds,
+# while `helm template` knows only group/versions unless told, so a chart asking for
+# "policy/v1/PodDisruptionBudget" (Traefik's PDB) would render a policy/v1beta1 object no 1.25+
+# cluster serves. The GA kinds a chart creates or asks about; from the Kubernetes API reference.
+BUILTIN_KINDS = (
+    "v1/ConfigMap", "v1/Endpoints", "v1/LimitRange", "v1/Namespace", "v1/PersistentVolume",
+    "v1/PersistentVolumeClaim", "v1/Pod", "v1/PodTemplate", "v1/ReplicationController", "v1/ResourceQuota",
+    "v1/Secret", "v1/Service", "v1/ServiceAccount",
+    "admissionregistration.k8s.io/v1/MutatingWebhookConfiguration",
+    "admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy",
+    "admissionregistration.k8s.io/v1/ValidatingAdmissionPolicyBinding",
+    "admissionregistration.k8s.io/v1/ValidatingWebhookConfiguration",
+    "apiextensions.k8s.io/v1/CustomResourceDefinition", "apiregistration.k8s.io/v1/APIService",
+    "apps/v1/DaemonSet", "apps/v1/Deployment", "apps/v1/ReplicaSet", "apps/v1/StatefulSet",
+    "autoscaling/v1/HorizontalPodAutoscaler", "autoscaling/v2/HorizontalPodAutoscaler",
+    "batch/v1/CronJob", "batch/v1/Job", "coordination.k8s.io/v1/Lease", "discovery.k8s.io/v1/EndpointSlice",
+    "networking.k8s.io/v1/Ingress", "networking.k8s.io/v1/IngressClass", "networking.k8s.io/v1/NetworkPolicy",
+    "node.k8s.io/v1/RuntimeClass", "policy/v1/PodDisruptionBudget",
+    "rbac.authorization.k8s.io/v1/ClusterRole", "rbac.authorization.k8s.io/v1/ClusterRoleBinding",
+    "rbac.authorization.k8s.io/v1/Role", "rbac.authorization.k8s.io/v1/RoleBinding",
+    "scheduling.k8s.io/v1/PriorityClass", "storage.k8s.io/v1/CSIDriver", "storage.k8s.io/v1/StorageClass",
+)
+
+
 def installed_api_versions(releases: list[Release]) -> list[str]:
-    """API versions the plan's charts install: `helm template` has no cluster to discover them."""
-    return sorted({f"{group}/{version}" for release in releases for group in chart_crd_groups(release)
-                   for version in GROUP_VERSIONS.get(group, ())})
+    """API versions a real cluster would list for `helm template`, which has none to ask: the
+    built-in kinds, and the group/versions of the CRDs the plan's charts install."""
+    installed = {f"{group}/{version}" for release in releases for group in chart_crd_groups(release)
+                 for version in GROUP_VERSIONS.get(group, ())}
+    return sorted(installed | set(BUILTIN_KINDS))
 
 
 def chart_crd_groups(release: Release) -> tuple[str, ...]:
