@@ -152,6 +152,9 @@ def stack_values(config: MonitoringConfig, high_availability: bool) -> dict[str,
         },
         "kube-state-metrics": {
             "resources": {"requests": {"cpu": "20m", "memory": "64Mi"}, "limits": {"cpu": "200m", "memory": "256Mi"}},
+            # Without this its ClusterRole lists and watches every Secret in the cluster, for
+            # metrics about Secret metadata the platform does not use.
+            "collectorsExclude": ["secrets"],
         },
         "prometheus-node-exporter": {
             "namespaceOverride": NODE_EXPORTER_NAMESPACE,

@@ -32,7 +32,7 @@ SUBCHART_KEYS = {"kube-prometheus-stack": {
     "grafana.sidecar.datasources.resource", "grafana.sidecar.resources", "grafana.initChownData",
     # kube-state-metrics 8.4.0 and prometheus-node-exporter 4.56.1 subcharts (their values.yaml, as
     # kube-prometheus-stack 88.5.3 bundles them).
-    "kube-state-metrics.resources", "prometheus-node-exporter.resources",
+    "kube-state-metrics.resources", "kube-state-metrics.collectorsExclude", "prometheus-node-exporter.resources",
     "prometheus-node-exporter.containerSecurityContext", "prometheus-node-exporter.securityContext",
 }}
 

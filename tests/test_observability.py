@@ -295,6 +295,14 @@ def test_grafana_sidecars_read_configmaps_only_through_a_configmap_only_cluster_
     assert roles[0]["urn"] in release(plan, "kube-prometheus-stack")["dependencies"]
 
 
+def test_kube_state_metrics_does_not_read_secrets(plan: PlanView):
+    # The subchart's default `collectors` include secrets, and its ClusterRole then lists and
+    # watches every Secret in the cluster (templates/role.yaml: `if has "secrets"
+    # $activeCollectors`); Secret metadata is not worth that grant.
+    ksm = release(plan, "kube-prometheus-stack")["inputs"]["values"]["kube-state-metrics"]
+    assert "secrets" in ksm["collectorsExclude"]
+
+
 def test_grafana_on_a_read_write_once_volume_is_recreated_not_rolled(plan: PlanView):
     grafana = release(plan, "kube-prometheus-stack")["inputs"]["values"]["grafana"]
     assert grafana["persistence"]["enabled"] is True
