@@ -1,16 +1,22 @@
-"""The pod an app runs: hardened, probed, bounded, and spread in prod. Pure data, so tests
-(and the policy pack) read exactly what the Deployment or StatefulSet will carry."""
+"""The pod an app runs: hardened, probed, bounded, and spread in prod, and the workload specs
+that carry it (the spec builders of components/app_kinds.py's table). Pure data, so tests (and
+the policy pack) read exactly what the workload will carry."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from components.config.tenancy import AppConfig
+from components.app_features import PROBES, REPLICAS, SERVICE, VOLUMES
 from components.hardening import (
     RESTRICTED_CONTAINER_SECURITY_CONTEXT,
     restricted_pod_security_context,
     spread_constraints,
 )
+from components.names import DEFAULT_STORAGE_CLASS, HEADLESS_SUFFIX, RETAIN_STORAGE_CLASS
+
+if TYPE_CHECKING:
+    from components.app_kinds import WorkloadKind, WorkloadPlacement
+    from components.config.tenancy import AppConfig
 
 PORT_NAME = "http"
 DATA_VOLUME = "data"
@@ -67,37 +73,43 @@ def writable_volumes(app: AppConfig) -> list[tuple[str, str]]:
     return [("tmp", "/tmp")] + [(f"writable-{i}", path) for i, path in enumerate(app.writable_paths)]
 
 
-def container(app: AppConfig) -> dict[str, Any]:
+def container(app: AppConfig, kind: WorkloadKind) -> dict[str, Any]:
     mounts = [{"name": volume, "mountPath": path} for volume, path in writable_volumes(app)]
     if app.stateful:
         mounts.append({"name": DATA_VOLUME, "mountPath": app.stateful.mount_path})
+    serving = SERVICE in kind.supports
     return {
         "name": app.name,
         "image": app.image,
-        "ports": [{"name": PORT_NAME, "containerPort": app.port, "protocol": "TCP"}],
+        **({"ports": [{"name": PORT_NAME, "containerPort": app.port, "protocol": "TCP"}]} if serving else {}),
         "env": env(app),
         "resources": app.resources.as_kubernetes(),
         "securityContext": RESTRICTED_CONTAINER_SECURITY_CONTEXT,
         "volumeMounts": mounts,
-        **probes(app),
+        **(probes(app) if PROBES in kind.supports else {}),
     }
 
 
-def pod_template(app: AppConfig, team: str, service_account: str, high_availability: bool) -> dict[str, Any]:
+def pod_template(app: AppConfig, kind: WorkloadKind, placement: WorkloadPlacement) -> dict[str, Any]:
+    team = placement.team
     pod_security = restricted_pod_security_context(app.run_as_user, app.run_as_group)
-    fs_group = app.fs_group if app.fs_group is not None else (app.run_as_group if app.stateful else None)
+    fs_group = app.fs_group if app.fs_group is not None else (
+        app.run_as_group if VOLUMES in kind.supports else None)
     if fs_group is not None:
         # The volume must be writable by the image's non-root user.
         pod_security.update({"fsGroup": fs_group, "fsGroupChangePolicy": "OnRootMismatch"})
     return {
         "metadata": {"labels": app_labels(team, app.name)},
         "spec": {
-            "serviceAccountName": service_account,
+            "serviceAccountName": service_account(app),
             **({} if app.service_account_token else {"automountServiceAccountToken": False}),
             "securityContext": pod_security,
-            "containers": [container(app)],
+            "containers": [container(app, kind)],
             "volumes": [{"name": volume, "emptyDir": dict(EMPTY_DIR)} for volume, _ in writable_volumes(app)],
-            "topologySpreadConstraints": spread_constraints(selector_labels(team, app.name), high_availability),
+            # Replicas spread; a kind without them runs one pod at a time, with nothing to spread from.
+            **({"topologySpreadConstraints": spread_constraints(selector_labels(team, app.name),
+                                                                placement.high_availability)}
+               if REPLICAS in kind.supports else {}),
         },
     }
 
@@ -106,25 +118,39 @@ def rolling_value(value: str) -> int | str:
     return int(value) if value.isdigit() else value
 
 
-def deployment_spec(app: AppConfig, team: str, service_account: str, high_availability: bool) -> dict[str, Any]:
+def service_account(app: AppConfig) -> str:
+    return app.name
+
+
+def headless_service_name(app: str) -> str:
+    return f"{app}{HEADLESS_SUFFIX}"
+
+
+def initial_replicas(app: AppConfig) -> int:
+    """The workload's replicas: the HPA's minimum when it has one (the HPA owns the count after)."""
+    return app.autoscaling.min_replicas if app.autoscaling else app.replicas
+
+
+def deployment_spec(app: AppConfig, kind: WorkloadKind, placement: WorkloadPlacement) -> dict[str, Any]:
     return {
-        "replicas": app.autoscaling.min_replicas if app.autoscaling else app.replicas,
-        "selector": {"matchLabels": selector_labels(team, app.name)},
+        "replicas": initial_replicas(app),
+        "selector": {"matchLabels": selector_labels(placement.team, app.name)},
         "strategy": {"type": "RollingUpdate", "rollingUpdate": {
             "maxSurge": rolling_value(app.max_surge), "maxUnavailable": rolling_value(app.max_unavailable)}},
-        "template": pod_template(app, team, service_account, high_availability),
+        "template": pod_template(app, kind, placement),
     }
 
 
-def stateful_set_spec(app: AppConfig, team: str, service_account: str, high_availability: bool,
-                      headless_service: str, storage_class: str) -> dict[str, Any]:
+def stateful_set_spec(app: AppConfig, kind: WorkloadKind, placement: WorkloadPlacement) -> dict[str, Any]:
     assert app.stateful is not None
+    retain = app.stateful.retain_volume if app.stateful.retain_volume is not None else placement.retain_volumes
+    storage_class = RETAIN_STORAGE_CLASS if retain else DEFAULT_STORAGE_CLASS
     return {
-        "replicas": app.autoscaling.min_replicas if app.autoscaling else app.replicas,
-        "serviceName": headless_service,
-        "selector": {"matchLabels": selector_labels(team, app.name)},
+        "replicas": initial_replicas(app),
+        "serviceName": headless_service_name(app.name),
+        "selector": {"matchLabels": selector_labels(placement.team, app.name)},
         "updateStrategy": {"type": "RollingUpdate"},
-        "template": pod_template(app, team, service_account, high_availability),
+        "template": pod_template(app, kind, placement),
         "volumeClaimTemplates": [{
             "metadata": {"name": DATA_VOLUME},
             "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": storage_class,

@@ -41,6 +41,9 @@ ACME_SOLVER_POD_LABELS = {"acme.cert-manager.io/http01-solver": "true"}
 ACME_SOLVER_PORT = 8089
 KUBE_DNS_POD_LABELS = {"k8s-app": "kube-dns"}
 
+# An app's headless Service (per-pod DNS names) is `<app>-headless`.
+HEADLESS_SUFFIX = "-headless"
+
 # Annotation keys on every published Ingress.
 ISSUER_ANNOTATION = "cert-manager.io/cluster-issuer"
 # Serve the router on the TLS entry point only; port 80 answers with a redirect to HTTPS.

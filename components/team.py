@@ -10,7 +10,8 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components.app import App, AppArgs, Peer
+from components.app import App, AppArgs
+from components.app_specs import Peer
 from components.config.tenancy import TeamConfig, secret_ref_order
 from components.names import (
     ACME_SOLVER_POD_LABELS,

@@ -6,6 +6,10 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from components.app_features import HEADLESS_SERVICE
+from components.app_kinds import features_in_use, kind_of
+from components.names import HEADLESS_SUFFIX
+
 from .issues import ConfigIssue
 
 if TYPE_CHECKING:
@@ -13,10 +17,6 @@ if TYPE_CHECKING:
 
 # Label values and Service names are at most 63 characters.
 MAX_NAME = 63
-# A StatefulSet's pods carry `controller-revision-hash: <name>-<hash of up to 10 characters>`,
-# a label value, so a longer name makes pods Kubernetes refuses (kubernetes/kubernetes#64023).
-MAX_STATEFULSET_NAME = 52
-HEADLESS_SUFFIX = "-headless"
 
 RESERVED_APP_NAMES = {
     "kubernetes": "would shadow the API server's Service for pods that call https://kubernetes",
@@ -55,7 +55,7 @@ def name_issues(config: "StackConfig") -> list[ConfigIssue]:
 
 
 def _has_headless(app) -> bool:
-    return bool(app.stateful or app.headless_service)
+    return HEADLESS_SERVICE in features_in_use(app)
 
 
 def _app_name_issues(team: str, app, path: str, headless: dict[str, str]) -> list[ConfigIssue]:
@@ -75,8 +75,9 @@ def _app_name_issues(team: str, app, path: str, headless: dict[str, str]) -> lis
         issues.append(ConfigIssue(f"{path}.name", (
             f"the headless Service {name + HEADLESS_SUFFIX!r} would be longer than {MAX_NAME} characters; "
             f"use at most {MAX_NAME - len(HEADLESS_SUFFIX)}")))
-    if app.stateful and len(name) > MAX_STATEFULSET_NAME:
+    kind = kind_of(app)
+    if kind.name_limit and len(name) > kind.name_limit.length:
         issues.append(ConfigIssue(f"{path}.name", (
-            f"a StatefulSet name may have at most {MAX_STATEFULSET_NAME} characters (its pods' "
-            f"controller-revision-hash label adds 11); given {len(name)}")))
+            f"a {kind.kind} name may have at most {kind.name_limit.length} characters "
+            f"({kind.name_limit.reason}); given {len(name)}")))
     return issues

@@ -8,6 +8,7 @@ from typing import Literal, Optional
 
 from pydantic import Field, field_validator, model_validator
 
+from components.app_kinds import WORKLOAD_KINDS, kind_for_keys, unsupported_key_message
 from components.hardening import NON_ROOT_GROUP, NON_ROOT_USER
 from policies.rules.image_reference import image_pin_problem
 
@@ -181,6 +182,13 @@ class SecretRefConfig(StrictModel):
     """The key in that app's `secrets`."""
 
 
+class _Refused:
+    """Stands in for a value the app's kind cannot use, so the error is reported at its key."""
+
+    def __init__(self, message: str):
+        self.message = message
+
+
 class AppConfig(StrictModel):
     """One app of a team: a Deployment (or StatefulSet) with everything around it."""
 
@@ -236,11 +244,22 @@ class AppConfig(StrictModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _default_autoscaling(cls, data: object) -> object:
-        # An app that does not mention autoscaling gets an HPA only as a Deployment.
-        if isinstance(data, dict) and "autoscaling" not in data and data.get("stateful") is None:
-            return {**data, "autoscaling": {}}
-        return data
+    def _fit_the_kind(cls, data: object) -> object:
+        """Refuse, key by key, what the app's workload kind cannot use (components/app_kinds.py),
+        and give autoscaling the kind's default."""
+        if not isinstance(data, dict):
+            return data
+        blocks = [row.config_key for row in WORKLOAD_KINDS if row.config_key and data.get(row.config_key) is not None]
+        kind = kind_for_keys(set(blocks[:1]))
+        refused = {key: _Refused(f"sets a second kind; an app runs as one ({' or '.join(blocks)}): keep one")
+                   for key in blocks[1:]}
+        for key, value in data.items():
+            message = unsupported_key_message(kind, key) if value is not None else None
+            if message:
+                refused[key] = _Refused(message)
+        if "autoscaling" not in data and kind.autoscales_by_default:
+            data = {**data, "autoscaling": {}}
+        return {**data, **refused}
 
     @field_validator("writable_paths")
     @classmethod
@@ -314,6 +333,15 @@ class AppConfig(StrictModel):
                 f"autoscaling.maxReplicas ({self.autoscaling.max_replicas})"
             )
         return self
+
+    # Last in the class: pydantic runs `before` validators last-defined first, so this one sees
+    # a refused value before any field's own check does.
+    @field_validator("*", mode="before")
+    @classmethod
+    def _refused(cls, value: object) -> object:
+        if isinstance(value, _Refused):
+            raise ValueError(value.message)
+        return value
 
 
 class TeamConfig(StrictModel):
