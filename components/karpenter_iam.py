@@ -117,15 +117,23 @@ def interruption_queue_policy(queue_arn: str, rule_arns: list[str]) -> str:
     """EventBridge may send only from this stack's rules: upstream lets any rule of any account
     send, and a forged interruption event makes Karpenter drain and replace a node. The
     ArnEquals aws:SourceArn condition is the one AWS's EventBridge guide gives for SQS targets.
-    Nothing may use the queue over plain HTTP."""
+    Nothing may use the queue over plain HTTP.
+
+    Upstream's statement also names `sqs.amazonaws.com`, with no condition. It is left out: every
+    message Karpenter reads comes through the EventBridge rules above, and EventBridge delivers to
+    an SQS target as `events.amazonaws.com` (EventBridge user guide, "Using resource-based policies
+    for Amazon EventBridge", Amazon SQS permissions). The SQS principal came in with the queue
+    policy Karpenter v0.19 created in code (aws/karpenter-provider-aws#2546) and was carried into
+    the template when that code moved out (#2834); neither the template nor its reference page
+    (website/content/en/v1.14/reference/cloudformation.md) names anything that sends as it, and a
+    service principal granted without aws:SourceAccount/aws:SourceArn is the confused-deputy
+    opening IAM's guide warns about."""
     return json.dumps({
         "Version": "2012-10-17",
         "Id": "EC2InterruptionPolicy",
         "Statement": [
             {"Sid": "EventBridgeRulesOfThisCluster", "Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"},
              "Action": "sqs:SendMessage", "Resource": queue_arn, "Condition": {"ArnEquals": {"aws:SourceArn": rule_arns}}},
-            {"Sid": "SQS", "Effect": "Allow", "Principal": {"Service": "sqs.amazonaws.com"},
-             "Action": "sqs:SendMessage", "Resource": queue_arn},
             {"Sid": "DenyHTTP", "Effect": "Deny", "Principal": "*", "Action": "sqs:*", "Resource": queue_arn,
              "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
         ],
