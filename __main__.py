@@ -13,6 +13,7 @@ from components.config import StackConfigError, load_from_pulumi
 from components.naming import cluster_name, common_tags
 from components.ingress_controller import IngressController, IngressControllerArgs
 from components.karpenter import Karpenter, KarpenterArgs
+from components.load_balancer_controller import LoadBalancerController, LoadBalancerControllerArgs
 from components.logging import Logging, LoggingArgs
 from components.monitoring import GrafanaIngress, GrafanaIngressArgs, Monitoring, MonitoringArgs
 from components.network import Network, NetworkArgs
@@ -83,7 +84,11 @@ platform = replace(platform, waits_for=(nodes, addons, identity.agent, *capacity
 monitoring = Monitoring("monitoring", MonitoringArgs(context=platform, config=config.monitoring))
 platform = replace(platform, monitoring_crds=(monitoring.release,))
 cert_manager = CertManager("cert-manager", CertManagerArgs(context=platform, config=config.cert_manager))
-ingress = IngressController("ingress", IngressControllerArgs(context=platform, config=config.ingress))
+# Makes Traefik's NLB: Traefik waits for it, and `pulumi destroy` removes Traefik's Service before it.
+load_balancers = LoadBalancerController("load-balancer-controller", LoadBalancerControllerArgs(
+    context=platform, vpc_id=network.vpc_id)).release if config.ingress.load_balancer_controller.enabled else None
+ingress = IngressController("ingress", IngressControllerArgs(
+    context=platform, config=config.ingress, load_balancer_controller=load_balancers))
 platform = replace(platform, ingress_controller=(ingress.release,))
 logging = Logging("logging", LoggingArgs(context=platform, config=config.logging))
 # Grafana's Ingress waits for Traefik, whose chart waits for Monitoring's CRDs: so it is its own layer.

@@ -42,6 +42,8 @@ CHARTS: dict[str, PinnedChart] = {
     "fluent-bit": PinnedChart("fluent-bit", "https://fluent.github.io/helm-charts", "0.58.1"),
     # Published only to ECR Public (no classic Helm repository).
     "karpenter": PinnedChart("karpenter", "oci://public.ecr.aws/karpenter", "1.14.1"),
+    "aws-load-balancer-controller": PinnedChart(
+        "aws-load-balancer-controller", "https://aws.github.io/eks-charts", "3.5.0"),
 }
 
 

@@ -18,7 +18,7 @@ from components.hardening import (
     RESTRICTED_POD_SECURITY_CONTEXT,
     spread_constraints,
 )
-from components.names import INGRESS_CLASS
+from components.names import INGRESS_CLASS, NLB_LOAD_BALANCER_CLASS, POD_READINESS_GATE_LABEL
 from components.names import INGRESS_NAMESPACE as NAMESPACE
 from components.names import TRAEFIK_POD_LABELS as POD_LABELS
 from components.namespaces import labelled_namespace
@@ -41,6 +41,41 @@ def nlb_annotations(scheme: str, tags: dict[str, str]) -> dict[str, str]:
     return annotations
 
 
+def controller_nlb_annotations(scheme: str, tags: dict[str, str]) -> dict[str, str]:
+    """An NLB through the AWS Load Balancer Controller's Service annotations
+    (docs/guide/service/annotations.md at v3.5.0). Targets are Traefik's pod IPs (the VPC CNI
+    gives pods VPC addresses): no NodePort hop, and the NLB health-checks each pod on its traffic
+    port. IP targets hide the client's address unless the target group preserves it. The
+    controller gives the NLB a security group and lets only that group reach the pods' ports."""
+    return {
+        # Also keeps the in-tree provider off the Service should the class ever be dropped.
+        "service.beta.kubernetes.io/aws-load-balancer-type": "external",
+        "service.beta.kubernetes.io/aws-load-balancer-nlb-target-type": "ip",
+        # The controller's default is internal.
+        "service.beta.kubernetes.io/aws-load-balancer-scheme": scheme,
+        "service.beta.kubernetes.io/aws-load-balancer-attributes": "load_balancing.cross_zone.enabled=true",
+        "service.beta.kubernetes.io/aws-load-balancer-target-group-attributes": "preserve_client_ip.enabled=true",
+        "service.beta.kubernetes.io/aws-load-balancer-additional-resource-tags":
+            ",".join(f"{key}={value}" for key, value in sorted(tags.items())),
+    }
+
+
+def traefik_service(config: IngressConfig, tags: dict[str, str]) -> dict[str, Any]:
+    if config.load_balancer_controller.enabled:
+        return {
+            "annotations": controller_nlb_annotations(config.load_balancer_scheme, tags),
+            # With IP targets the NLB reaches pods directly: no NodePorts are opened on the nodes,
+            # and externalTrafficPolicy (which only steers NodePort traffic) keeps its default.
+            "spec": {"type": "LoadBalancer", "loadBalancerClass": NLB_LOAD_BALANCER_CLASS,
+                     "allocateLoadBalancerNodePorts": False},
+        }
+    return {
+        "annotations": nlb_annotations(config.load_balancer_scheme, tags),
+        # Keeps the client's address and skips a second hop between nodes.
+        "spec": {"type": "LoadBalancer", "externalTrafficPolicy": "Local"},
+    }
+
+
 def traefik_values(config: IngressConfig, high_availability: bool, tags: dict[str, str]) -> dict[str, Any]:
     replicas = config.replicas
     return {
@@ -57,11 +92,7 @@ def traefik_values(config: IngressConfig, high_availability: bool, tags: dict[st
                 "to": "websecure", "scheme": "https", "permanent": True}}}},
             "websecure": {"http": {"tls": {"enabled": True}}},
         },
-        "service": {
-            "annotations": nlb_annotations(config.load_balancer_scheme, tags),
-            # Keeps the client's address and skips a second hop between nodes.
-            "spec": {"type": "LoadBalancer", "externalTrafficPolicy": "Local"},
-        },
+        "service": traefik_service(config, tags),
         "metrics": {"prometheus": {
             "service": {"enabled": True},
             "serviceMonitor": {"enabled": True, "interval": "30s"},
@@ -78,6 +109,10 @@ class IngressControllerArgs:
     context: PlatformContext
     """Its monitoring_crds: the chart creates a ServiceMonitor."""
     config: IngressConfig
+    load_balancer_controller: Optional[pulumi.Resource] = None
+    """The AWS Load Balancer Controller's release, when config.loadBalancerController is on:
+    Traefik's Service is created after it (it makes the NLB Helm waits for) and deleted before it
+    (so it can still delete the NLB and its security groups)."""
 
 
 class IngressController(pulumi.ComponentResource):
@@ -87,14 +122,23 @@ class IngressController(pulumi.ComponentResource):
         context = args.context
         super().__init__("eks-platform:traffic:IngressController", name, None, context.layer_options(opts))
         in_cluster = pulumi.ResourceOptions(parent=self, provider=context.provider)
+        controller = args.load_balancer_controller
+        if args.config.load_balancer_controller.enabled != (controller is not None):
+            raise ValueError("IngressControllerArgs.load_balancer_controller is the controller's release exactly "
+                             "when ingress.loadBalancerController.enabled")
+        # Pods behind the controller's NLB become ready only once the NLB sees them healthy, so a
+        # rollout never leaves the NLB with targets that are all still registering.
+        labels = {POD_READINESS_GATE_LABEL: "enabled"} if controller else None
         namespace = labelled_namespace(f"{name}-namespace", NAMESPACE, "restricted", context.kubernetes_version,
-                                       in_cluster)
+                                       in_cluster, labels=labels)
         values = traefik_values(args.config, context.high_availability, context.tags)
         self.release = pinned_release(
             f"{name}-traefik", "traefik", namespace.metadata.name, values,
             pulumi.ResourceOptions.merge(in_cluster, pulumi.ResourceOptions(
-                depends_on=[namespace, *context.monitoring_crds])),
+                depends_on=[namespace, *context.monitoring_crds, *([controller] if controller else [])])),
             release_name=RELEASE,
+            # Each rolled pod waits for the NLB to register it and pass its health checks.
+            timeout_seconds=900 if controller else 600,
         )
         self.namespace = namespace.metadata.name
         self.register_outputs({"namespace": self.namespace})

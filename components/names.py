@@ -18,12 +18,20 @@ MONITORING_NAMESPACE = "monitoring"
 NODE_EXPORTER_NAMESPACE = "node-exporter"
 LOGGING_NAMESPACE = "logging"
 ELASTIC_OPERATOR_NAMESPACE = "elastic-system"
+LOAD_BALANCER_CONTROLLER_NAMESPACE = "aws-load-balancer-controller"
 
 # StorageClasses the add-ons layer creates: the default deletes its volumes, the other keeps them.
 DEFAULT_STORAGE_CLASS = "gp3"
 RETAIN_STORAGE_CLASS = "gp3-retain"
 
 INGRESS_CLASS = "traefik"
+
+# The AWS Load Balancer Controller serves LoadBalancer Services of this class (its default
+# --load-balancer-class); the in-tree cloud provider leaves any Service with a class alone.
+NLB_LOAD_BALANCER_CLASS = "service.k8s.aws/nlb"
+# On a namespace: the controller's pod webhook gives new pods behind its ip-target NLBs a
+# readiness gate that turns true once the NLB reports them healthy (docs/deploy/pod_readiness_gate.md).
+POD_READINESS_GATE_LABEL = "elbv2.k8s.aws/pod-readiness-gate-inject"
 
 # Label keys.
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"  # set by the API server on every namespace

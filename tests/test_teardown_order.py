@@ -35,3 +35,13 @@ def test_in_cluster_objects_are_children_of_their_layer(plan: PlanView):
     for resource in plan.resources:
         if resource["type"].startswith("kubernetes:") and not resource["type"].startswith("pulumi:"):
             assert resource["parent"] in layers, f"{resource['name']} is not inside a component"
+
+
+def test_traefik_goes_before_the_load_balancer_controller(plan: PlanView):
+    """The controller deletes the NLB, its target groups and security groups when Traefik's
+    Service goes: `pulumi destroy` must delete Traefik's release while the controller still runs,
+    or they are left behind in the VPC (and block deleting it)."""
+    releases = {r["inputs"]["chart"]: r for r in plan.of_type("kubernetes:helm.sh/v3:Release")}
+    controller, traefik = releases["aws-load-balancer-controller"], releases["traefik"]
+    assert controller["urn"] in traefik["dependencies"]
+    assert traefik["inputs"]["values"]["service"]["spec"]["loadBalancerClass"] == "service.k8s.aws/nlb"

@@ -53,7 +53,9 @@ def test_traefik_is_the_default_ingress_class_behind_an_nlb(plan: PlanView):
     values = release(plan, "traefik")["inputs"]["values"]
     assert values["ingressClass"] == {"enabled": True, "isDefaultClass": True, "name": "traefik"}
     annotations = values["service"]["annotations"]
-    assert annotations["service.beta.kubernetes.io/aws-load-balancer-type"] == "nlb"
+    # Both shipped stacks have the AWS Load Balancer Controller make it, internet-facing
+    # (tests/test_load_balancer_controller.py covers the in-tree NLB without it).
+    assert annotations["service.beta.kubernetes.io/aws-load-balancer-scheme"] == "internet-facing"
     assert "service.beta.kubernetes.io/aws-load-balancer-internal" not in annotations
     assert values["service"]["spec"]["type"] == "LoadBalancer"
 

@@ -37,6 +37,16 @@ class ResourcesConfig(StrictModel):
                 "limits": {"cpu": self.cpu_limit, "memory": self.memory_limit}}
 
 
+class LoadBalancerControllerConfig(StrictModel):
+    """The AWS Load Balancer Controller, owner of Traefik's NLB."""
+
+    enabled: bool = False
+    """Traefik's NLB is made by the AWS Load Balancer Controller (ip targets, security groups it
+    manages, deleted with the Service) instead of the in-tree cloud provider, which EKS keeps on
+    critical fixes only. Turning it on for a running stack replaces the NLB and its DNS name
+    (docs/runbook.md)."""
+
+
 class IngressConfig(StrictModel):
     """Traefik, the platform's only ingress controller (behind one AWS NLB)."""
 
@@ -46,6 +56,7 @@ class IngressConfig(StrictModel):
     """NLB reachable from the internet, or only from inside the VPC."""
     resources: ResourcesConfig = Field(default_factory=lambda: ResourcesConfig.model_validate(
         {"cpuRequest": "100m", "memoryRequest": "128Mi", "cpuLimit": "1", "memoryLimit": "512Mi"}))
+    load_balancer_controller: LoadBalancerControllerConfig = Field(default_factory=LoadBalancerControllerConfig)
 
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+", re.ASCII)

@@ -35,6 +35,7 @@ from .tenancy import ACME_SOLVER_RESOURCES, TeamConfig, secret_ref_order
 PLATFORM_NAMESPACES = frozenset({
     "default", "kube-system", "kube-public", "kube-node-lease",
     "ingress", "cert-manager", "monitoring", "node-exporter", "logging", "elastic-system",
+    "aws-load-balancer-controller",
 })
 
 
