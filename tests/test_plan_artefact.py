@@ -101,7 +101,8 @@ def test_the_shipped_plans_have_no_mandatory_violation(tmp_path, plans):
         assert not [v for v in report["violations"] if v["enforcement"] == "mandatory"]
         # Platform namespaces only (what the charts do by design); never a team's.
         assert {e["namespace"] for e in report["exemptions"]} == {
-            "ingress", "logging", "node-exporter", "cert-manager", "monitoring", "elastic-system", "kube-system"}
+            "ingress", "logging", "node-exporter", "cert-manager", "monitoring", "elastic-system", "kube-system",
+            "aws-load-balancer-controller"}
 
 
 def test_rendered_platform_manifests_pass_the_prod_gate(rendered):

@@ -97,3 +97,35 @@ def test_children_inherit_what_their_parents_wait_for(prod):
     team_ingress = one(regs, "team-shop-frontend-ingress")
     nodes = _node_urns(regs)
     assert set(graph.waits_for(team_ingress.urn)) & nodes  # through Team's depends_on, two parents up
+
+
+def _release_of(regs, chart: str):
+    return [r for r in regs if r.type == "kubernetes:helm.sh/v3:Release" and r.inputs["chart"] == chart][0]
+
+
+def test_traefiks_nlb_service_must_wait_for_the_load_balancer_controller(prod):
+    regs = registrations(prod)
+    assert of_check(assess(regs), "readiness-order-load-balancer") == []
+    traefik, controller = _release_of(regs, "traefik"), _release_of(regs, "aws-load-balancer-controller")
+    drop_dependencies(regs, traefik, descendants(regs, controller.urn) | {controller.urn})
+    found = _named(of_check(assess(regs), "readiness-order-load-balancer"), traefik.name)
+    assert found and "Service ingress/traefik (class service.k8s.aws/nlb)" in found[0].message
+    assert controller.name in found[0].message and "security groups behind" in found[0].message
+
+
+def test_a_service_of_the_controllers_class_without_the_controller_is_reported(prod):
+    regs = [r for r in registrations(prod) if not (
+        r.type == "kubernetes:helm.sh/v3:Release" and r.inputs["chart"] == "aws-load-balancer-controller")]
+    found = _named(of_check(assess(regs), "readiness-order-load-balancer"), _release_of(regs, "traefik").name)
+    assert found and "nothing in the plan runs the AWS Load Balancer Controller" in found[0].message
+
+
+def test_with_the_service_webhook_on_a_classless_load_balancer_must_wait_for_it_too(prod):
+    regs = registrations(prod)
+    traefik, controller = _release_of(regs, "traefik"), _release_of(regs, "aws-load-balancer-controller")
+    drop_dependencies(regs, traefik, descendants(regs, controller.urn) | {controller.urn})
+    traefik.inputs["values"]["service"] = {"spec": {"type": "LoadBalancer"}, "annotations": {}}
+    assert _named(of_check(assess(regs), "readiness-order-load-balancer"), traefik.name) == []
+    controller.inputs["values"]["enableServiceMutatorWebhook"] = True
+    found = _named(of_check(assess(regs), "readiness-order-load-balancer"), traefik.name)
+    assert found and "webhook gives it one" in found[0].message

@@ -30,6 +30,9 @@ CHECKS = {check.name: check for check in (
     Check("readiness-order-nodes", "Everything that runs pods is created after a node group."),
     Check("readiness-order-crds", "Every custom resource is created after what installs its CRD."),
     Check("readiness-order-ingress", "Every Ingress is created after its ingress controller."),
+    Check("readiness-order-load-balancer",
+          "Every LoadBalancer Service the AWS Load Balancer Controller serves is created after it, so it is deleted "
+          "before it."),
     Check("readiness-order-cycle", "No component waits on something created inside itself that needs it."),
 )}
 

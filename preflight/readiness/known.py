@@ -26,6 +26,8 @@ CHART_CRDS: dict[str, tuple[tuple[str, ...], Any]] = {
     "traefik": (("traefik.io", "hub.traefik.io"), lambda v: True),
     # karpenter's crds/ folder (NodePool, NodeClaim, EC2NodeClass; reference/SOURCES.md).
     "karpenter": (("karpenter.sh", "karpenter.k8s.aws"), lambda v: True),
+    # aws-load-balancer-controller's crds/ folder (crds.yaml, gateway-crds.yaml; reference/SOURCES.md).
+    "aws-load-balancer-controller": (("elbv2.k8s.aws", "aga.k8s.aws", "gateway.k8s.aws"), lambda v: True),
 }
 
 
@@ -87,6 +89,21 @@ def ingress_classes(release: Release) -> list[tuple[str, bool]]:
         if resource.get("enabled") is False:
             return []
         return [(resource.get("name") or "nginx", resource.get("default") is True)]
+    return []
+
+
+LOAD_BALANCER_CONTROLLER_CHART = "aws-load-balancer-controller"
+
+
+def load_balancer_services(release: Release) -> list[dict[str, Any]]:
+    """LoadBalancer Services a chart makes, as its values give them: name, `spec`, `annotations`.
+    Traefik's values.yaml: `service.spec` is added to the Service's spec as is, with
+    `service.annotations`; the Service is named after the release (its fullname)."""
+    values: Mapping[str, Any] = release.values
+    if release.chart == "traefik" and dig(values, "service", "enabled") is not False:
+        spec = {"type": "LoadBalancer", **(dig(values, "service", "spec") or {})}
+        if spec.get("type") == "LoadBalancer":
+            return [{"name": release.name, "spec": spec, "annotations": dig(values, "service", "annotations") or {}}]
     return []
 
 

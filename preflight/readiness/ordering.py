@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any, Iterable, Optional
 
 from .findings import Finding
-from .known import chart_crd_groups, ingress_classes
+from .known import LOAD_BALANCER_CONTROLLER_CHART, chart_crd_groups, ingress_classes, load_balancer_services
 from .model import Cluster, Release, dig
 
 NODE_GROUP_TYPES = ("eks:index:ManagedNodeGroup", "eks:index:NodeGroup", "eks:index:NodeGroupV2",
@@ -197,6 +197,61 @@ def ingress_order(graph: Graph, cluster: Cluster, releases: list[Release]) -> li
     return findings
 
 
+# The AWS Load Balancer Controller's default class (values.yaml `loadBalancerClass`), and the
+# aws-load-balancer-type values it takes a class-less Service for (docs/guide/service/nlb.md).
+NLB_CLASS = "service.k8s.aws/nlb"
+CONTROLLER_LB_TYPES = ("external", "nlb-ip")
+LB_TYPE_ANNOTATION = "service.beta.kubernetes.io/aws-load-balancer-type"
+
+
+def _load_balancer_services(graph: Graph, cluster: Cluster, releases: list[Release]) -> list[tuple[str, str, Any, Any]]:
+    """(label, URN of what creates it, spec, annotations) of every LoadBalancer Service: plain
+    objects, chart contents when rendered, else what known.py says a chart makes."""
+    by_label = {release.label: release for release in releases}
+    found, rendered = [], set()
+    for service in cluster.of_kind("Service"):
+        rendered.add(service.origin)
+        creator = service.urn if service.urn in graph.by_urn else getattr(by_label.get(service.origin), "urn", "")
+        if creator and service.get("spec", "type") == "LoadBalancer":
+            found.append((service.label, creator, service.get("spec") or {},
+                          service.get("metadata", "annotations") or {}))
+    for release in releases:
+        if release.label not in rendered and release.urn in graph.by_urn:
+            found += [(f"Service {release.namespace}/{s['name']}", release.urn, s["spec"], s["annotations"])
+                      for s in load_balancer_services(release)]
+    return found
+
+
+def load_balancer_order(graph: Graph, cluster: Cluster, releases: list[Release]) -> list[Finding]:
+    """A Service the controller serves waits for its release: Helm and Pulumi wait for the address
+    it publishes, a Service its mutating webhook would change needs that webhook up, and
+    `pulumi destroy` must delete the Service (so the controller deletes the NLB and its security
+    groups) before the controller."""
+    controllers = [r for r in releases if r.chart.rsplit("/", 1)[-1] == LOAD_BALANCER_CONTROLLER_CHART]
+    findings = []
+    for label, creator, spec, annotations in _load_balancer_services(graph, cluster, releases):
+        explicit = spec.get("loadBalancerClass") or (
+            NLB_CLASS if annotations.get(LB_TYPE_ANNOTATION) in CONTROLLER_LB_TYPES else None)
+        serving = [c for c in controllers if explicit == (dig(c.values, "loadBalancerClass") or NLB_CLASS)
+                   or (explicit is None and dig(c.values, "enableServiceMutatorWebhook") is not False)]
+        if explicit == NLB_CLASS and not controllers:
+            findings.append(Finding(
+                "readiness-order-load-balancer", _label(graph.by_urn[creator]),
+                f"{label} asks for load balancer class {NLB_CLASS}, but nothing in the plan runs the AWS Load "
+                f"Balancer Controller: it never gets an address and the deploy waits until it times out. Fix: turn "
+                f"on ingress.loadBalancerController (or drop the class).", None))
+        elif serving and not any(c.urn in graph.waits_for(creator) for c in serving):
+            names = ", ".join(sorted(graph.by_urn[c.urn].name for c in serving if c.urn in graph.by_urn))
+            why = (f"class {explicit}" if explicit else "no class, so the controller's Service webhook gives it one")
+            findings.append(Finding(
+                "readiness-order-load-balancer", _label(graph.by_urn[creator]),
+                f"{label} ({why}) does not depend on {names}, the AWS Load Balancer Controller that makes its NLB: "
+                f"on a first deploy it may be created before the controller (and its webhooks) run, and Helm waits "
+                f"for an address until it times out; `pulumi destroy` may remove the controller first, leaving the "
+                f"NLB and its security groups behind. Fix: depends_on={names}.", None))
+    return findings
+
+
 def self_waits(graph: Graph) -> list[Finding]:
     findings = []
     for r in graph.registrations:
@@ -213,5 +268,5 @@ def ordering(registrations: list[Any], cluster: Cluster, releases: list[Release]
              chart_crds: dict[str, set[tuple[str, str]]]) -> list[Finding]:
     graph = Graph(registrations)
     return (node_order(graph) + crd_order(graph, releases, chart_crds) + ingress_order(graph, cluster, releases)
-            + self_waits(graph))
+            + load_balancer_order(graph, cluster, releases) + self_waits(graph))
 
