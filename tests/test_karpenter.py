@@ -87,7 +87,7 @@ def test_controller_chart_is_the_pinned_oci_chart_on_the_system_group(dev: PlanV
     # It waits for the nodes it runs on, its role (and so its association) and the agent.
     groups = {g["urn"] for g in dev.of_type("eks:index:ManagedNodeGroup")}
     agent = next(a["urn"] for a in dev.of_type("eks:index:Addon") if a["inputs"]["addonName"] == "eks-pod-identity-agent")
-    association = dev.one("aws:eks/podIdentityAssociation:PodIdentityAssociation")
+    association = dev.one("aws:eks/podIdentityAssociation:PodIdentityAssociation", "karpenter-controller-association")
     assert groups | {agent, association["urn"]} <= set(chart["dependencies"])
 
 
@@ -104,7 +104,7 @@ def test_controller_role_trusts_pod_identity_for_its_service_account_only(dev: P
     role = next(r for r in dev.children(component) if r["type"] == "aws:iam/role:Role")
     assert json.loads(role["inputs"]["assumeRolePolicy"]) == json.loads(
         pod_identity_trust_policy(CLUSTER_ARN, "kube-system", "karpenter"))
-    association = dev.one("aws:eks/podIdentityAssociation:PodIdentityAssociation")["inputs"]
+    association = dev.one("aws:eks/podIdentityAssociation:PodIdentityAssociation", "karpenter-controller-association")["inputs"]
     assert (association["clusterName"], association["namespace"], association["serviceAccount"]) == (
         CLUSTER, "kube-system", "karpenter")
 
