@@ -59,7 +59,7 @@ platform = PlatformContext(
     provider=cluster.provider, identity=identity, kubernetes_version=config.cluster.kubernetes_version,
     partition=partition, region=config.region, vpc_cidr=config.network.cidr, tags=tags,
     high_availability=config.high_availability, retain_volumes=config.retain_volumes,
-    default_issuer=config.cert_manager.default_issuer,
+    default_issuer=config.cert_manager.default_issuer, workload_identity=config.workload_identity,
 )
 addons = ClusterAddons("addons", ClusterAddonsArgs(
     context=platform, cluster=cluster.eks_cluster, node_groups=nodes.node_groups, versions=config.addons))

@@ -22,9 +22,9 @@ from components.app_specs import (Peer, alert_rules_spec, headless_service_spec,
 from components.app_workload import app_labels, headless_service_name, pdb_spec, secret_name
 from components.config.tenancy import AppConfig
 from components.dashboards import app_dashboard, dashboard_config_map
-from components.irsa import IrsaRole, IrsaRoleArgs
 from components.platform import PlatformContext
 from components.tls_ingress import tls_ingress
+from components.workload_identity import WorkloadRole, WorkloadRoleArgs
 
 
 def _tls_ingress(name: str, app: AppConfig, team: str, context: PlatformContext, labels: dict[str, str],
@@ -66,13 +66,16 @@ class App(pulumi.ComponentResource):
         def meta(object_name: str, extra: Optional[dict[str, str]] = None) -> k8s.meta.v1.ObjectMetaArgs:
             return k8s.meta.v1.ObjectMetaArgs(name=object_name, namespace=team, labels={**labels, **(extra or {})})
 
-        annotations = {}
-        if app.irsa_policy_arns:
-            role = IrsaRole(f"{name}-irsa", IrsaRoleArgs(
-                oidc_provider_arn=context.identity.oidc_provider_arn, oidc_issuer=context.identity.oidc_issuer,
-                namespace=team, service_account=app.name, managed_policy_arns=app.irsa_policy_arns, tags=context.tags,
+        annotations: dict[str, pulumi.Input[str]] = {}
+        roles: list[pulumi.Resource] = []
+        aws_identity = app.aws_identity(context.workload_identity)
+        if aws_identity:
+            # `-irsa` is the name IRSA roles always had; pods wait for the role and its association.
+            role = WorkloadRole(f"{name}-{'irsa' if aws_identity == 'irsa' else 'pod-identity'}", WorkloadRoleArgs(
+                identity=context.identity, namespace=team, service_account=app.name, kind=aws_identity,
+                managed_policy_arns=app.irsa_policy_arns or app.aws_policy_arns, tags=context.tags,
             ), opts=pulumi.ResourceOptions(parent=self))
-            annotations["eks.amazonaws.com/role-arn"] = role.arn
+            annotations, roles = role.service_account_annotations, [role]
         k8s.core.v1.ServiceAccount(
             f"{name}-sa",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=app.name, namespace=team, labels=labels, annotations=annotations),
@@ -88,7 +91,7 @@ class App(pulumi.ComponentResource):
                 opts=child,
             )
         secrets = ([self.secret] if self.secret else []) + args.shared_secrets
-        workload_opts = pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=secrets))
+        workload_opts = pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=secrets + roles))
         kind, features = kind_of(app), features_in_use(app)
         if AUTOSCALING in features:
             # The HPA owns the replica count once running; `pulumi up` must not reset it.
@@ -112,7 +115,8 @@ class App(pulumi.ComponentResource):
                                               opts=child)
         k8s.networking.v1.NetworkPolicy(
             f"{name}-netpol", metadata=meta(f"app-{app.name}"),
-            spec=network_policy_spec(app, team, args.dependencies, args.callers, context.vpc_cidr), opts=child)
+            spec=network_policy_spec(app, team, args.dependencies, args.callers, context.vpc_cidr, aws_identity),
+            opts=child)
         if EXPOSURE in features:
             EXPOSURES["ingress"](name, app, team, context, labels, child)
         if METRICS in features:

@@ -4,12 +4,12 @@ these directly."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, Optional
 
 from components.alert_rules import app_alerts, prometheus_rule_spec
 from components.app_workload import PORT_NAME, hpa_behavior, selector_labels
 from components.names import INGRESS_NAMESPACE, MONITORING_NAMESPACE, PROMETHEUS_POD_LABELS, TRAEFIK_POD_LABELS
-from components.peers import from_namespace, pods_in
+from components.peers import from_namespace, pods_in, to_pod_identity_agent
 
 if TYPE_CHECKING:
     from components.app_kinds import WorkloadKind
@@ -40,8 +40,9 @@ def api_server_peers(vpc_cidr: str) -> list[dict[str, Any]]:
 
 
 def network_policy_spec(app: AppConfig, team: str, dependencies: list[Peer], callers: list[Peer],
-                        vpc_cidr: str) -> dict[str, Any]:
-    """Exactly the paths this app needs: who may call it on its port, and what it may call."""
+                        vpc_cidr: str, aws_identity: Optional[str]) -> dict[str, Any]:
+    """Exactly the paths this app needs: who may call it on its port, and what it may call.
+    `aws_identity`: how its pods get their IAM role (AppConfig.aws_identity), None without one."""
     port = [{"protocol": "TCP", "port": app.port}]
     ingress: list[dict[str, Any]] = []
     if app.host:
@@ -56,10 +57,12 @@ def network_policy_spec(app: AppConfig, team: str, dependencies: list[Peer], cal
                "ports": [{"protocol": "TCP", "port": d.port}]} for d in dependencies]
     if app.service_account_token:
         egress.append({"to": api_server_peers(vpc_cidr), "ports": HTTPS})
-    if app.irsa_policy_arns:
-        # STS (to trade the token for credentials) and the AWS APIs the policies grant: public
+    if aws_identity:
+        # The AWS APIs the policies grant (and STS, where IRSA trades its token): public
         # endpoints on 443 whose addresses change, or VPC endpoints inside the VPC.
         egress.append({"to": [{"ipBlock": {"cidr": ANYWHERE}}], "ports": HTTPS})
+    if aws_identity == "pod-identity":
+        egress.append(to_pod_identity_agent())
     return {"podSelector": {"matchLabels": selector_labels(team, app.name)}, "policyTypes": ["Ingress", "Egress"],
             "ingress": ingress, "egress": egress}
 

@@ -13,6 +13,7 @@ from typing import Optional
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.config.base import WorkloadIdentity
 from components.workload_identity import ClusterIdentity
 
 
@@ -34,6 +35,9 @@ class PlatformContext:
     """Whether volumes outlive their claims when an app's config does not say (prod)."""
     default_issuer: str
     """The ClusterIssuer every TLS Ingress names (cert-manager's config)."""
+    workload_identity: WorkloadIdentity
+    """The stack's `workloadIdentity`: the kind of every WorkloadRole a layer makes, unless AWS
+    says a workload must stay on IRSA or an app's config says otherwise."""
     waits_for: tuple[pulumi.Resource, ...] = ()
     """What in-cluster layers wait for: nodes, add-ons, the Pod Identity agent, extra capacity.
     A layer that waits for them is destroyed before them, so its controllers can still clean up."""

@@ -10,16 +10,21 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Literal, Optional
+from typing import Optional
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_eks as eks
 
+from components.config.base import WorkloadIdentity as IdentityKind
 from components.irsa import irsa_trust_policy, workload_role
 
-IdentityKind = Literal["pod-identity", "irsa"]
 POD_IDENTITY_AGENT = "eks-pod-identity-agent"
+IRSA_ANNOTATION = "eks.amazonaws.com/role-arn"
+# An IRSA role keeps the type token and description the IrsaRole component had, so a stack that
+# stays on IRSA (workloadIdentity: irsa, or an app's irsaPolicyArns) plans no change to its roles:
+# same URNs, nothing replaced, no alias needed.
+_COMPONENT_TYPES = {"pod-identity": "eks-platform:iam:WorkloadRole", "irsa": "eks-platform:iam:IrsaRole"}
 
 
 def cluster_arn(partition: str, region: str, account_id: str, cluster_name: str) -> str:
@@ -87,21 +92,22 @@ class WorkloadRole(pulumi.ComponentResource):
     """What the ServiceAccount must carry: the role ARN for IRSA, nothing for Pod Identity."""
 
     def __init__(self, name: str, args: WorkloadRoleArgs, opts: Optional[pulumi.ResourceOptions] = None):
-        super().__init__("eks-platform:iam:WorkloadRole", name, None, opts)
+        super().__init__(_COMPONENT_TYPES[args.kind], name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         identity, namespace, service_account = args.identity, args.namespace, args.service_account
         if args.kind == "irsa":
             trust = pulumi.Output.all(identity.oidc_provider_arn, identity.oidc_issuer).apply(
                 lambda values: irsa_trust_policy(values[0], values[1], namespace, service_account))
+            description = f"IRSA role of {namespace}/{service_account}"
         else:
             trust = pulumi.Output.from_input(identity.cluster_arn).apply(
                 lambda arn: pod_identity_trust_policy(arn, namespace, service_account))
-        role = workload_role(name, trust, f"{args.kind} role of {namespace}/{service_account} in {identity.cluster_name}",
-                             args.managed_policy_arns, args.inline_policy, args.tags, child)
+            description = f"pod-identity role of {namespace}/{service_account} in {identity.cluster_name}"
+        role = workload_role(name, trust, description, args.managed_policy_arns, args.inline_policy, args.tags, child)
 
         self.service_account_annotations = {}
         if args.kind == "irsa":
-            self.service_account_annotations = {"eks.amazonaws.com/role-arn": role.arn}
+            self.service_account_annotations = {IRSA_ANNOTATION: role.arn}
         else:
             aws.eks.PodIdentityAssociation(
                 f"{name}-association",

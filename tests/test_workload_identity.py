@@ -8,11 +8,15 @@ import subprocess
 import sys
 
 import pytest
+import yaml
 
-from components.config import parse_stack_config
+from components.config import StackConfigError, parse_stack_config
 from components.workload_identity import cluster_arn, pod_identity_trust_policy
 from config_cases import stack_values
-from conftest import ROOT, STACKS, PlanView
+from conftest import ROOT, STACKS, PlanView, plan_stack
+from helpers import app_pod, k8s, with_app
+from network_policy_model import address, allowed, plan_policies
+from readiness_support import assess, of_check, one, registrations
 from preflight.check import Subject, evaluate
 
 CLUSTER_ARN = "arn:aws:eks:eu-west-1:123456789012:cluster/eks-platform-dev"
@@ -114,3 +118,132 @@ def test_the_agent_version_is_an_eks_build_and_configurable():
     assert "addons.podIdentityAgent" in str(caught.value)
     raw["addons"]["podIdentityAgent"] = "v1.3.11-eksbuild.1"
     assert parse_stack_config(raw).addons.pod_identity_agent == "v1.3.11-eksbuild.1"
+
+
+# -- Apps (issue #17, item 2): awsPolicyArns follow workloadIdentity, irsaPolicyArns stay IRSA ----------
+
+S3_READ = "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"
+ASSOCIATION = "aws:eks/podIdentityAssociation:PodIdentityAssociation"
+
+
+def app_problems(**app) -> list[str]:
+    with pytest.raises(StackConfigError) as caught:
+        parse_stack_config(with_app(stack_values("dev"), **app))
+    return [str(issue) for issue in caught.value.issues]
+
+
+def test_an_app_has_one_aws_role_and_the_error_names_the_fix():
+    found = app_problems(irsaPolicyArns=[S3_READ], awsPolicyArns=[S3_READ])
+    assert any(p.startswith("teams[0].apps[0]: irsaPolicyArns and awsPolicyArns are both set")
+               and "move the ARNs to awsPolicyArns" in p and "identity: irsa" in p for p in found), found
+    found = app_problems(identity="irsa")
+    assert any("identity: irsa is set but awsPolicyArns is empty" in p for p in found), found
+    assert any(p.startswith("teams[0].apps[0].awsPolicyArns.0") or p.startswith("teams[0].apps[0].awsPolicyArns")
+               for p in app_problems(awsPolicyArns=["arn:aws:iam::123456789012:role/app"])), "a role is no policy"
+    assert any(p.startswith("teams[0].apps[0].identity") for p in app_problems(awsPolicyArns=[S3_READ], identity="kiam"))
+
+
+def test_which_mechanism_an_app_gets():
+    config = parse_stack_config(with_app(stack_values("dev"), awsPolicyArns=[S3_READ]))
+    assert config.workload_identity == "pod-identity", "the default"
+    app = config.teams[0].apps[0]
+    assert app.aws_identity("pod-identity") == "pod-identity" and app.aws_identity("irsa") == "irsa"
+    app = parse_stack_config(with_app(stack_values("dev"), awsPolicyArns=[S3_READ], identity="irsa")).teams[0].apps[0]
+    assert app.aws_identity("pod-identity") == "irsa"
+    # irsaPolicyArns keep meaning IRSA whatever the stack's default: no silent change of mechanism.
+    app = parse_stack_config(with_app(stack_values("dev"), irsaPolicyArns=[S3_READ])).teams[0].apps[0]
+    assert app.aws_identity("pod-identity") == "irsa"
+    assert parse_stack_config(with_app(stack_values("dev"))).teams[0].apps[0].aws_identity("pod-identity") is None
+    raw = stack_values("dev")
+    raw["workloadIdentity"] = "kiam"
+    with pytest.raises(StackConfigError) as caught:
+        parse_stack_config(raw)
+    assert any(str(issue).startswith("workloadIdentity") for issue in caught.value.issues)
+
+
+@pytest.fixture(scope="module")
+def app_roles(tmp_path_factory) -> PlanView:
+    """dev with three apps that call AWS: backend on awsPolicyArns (the stack's default, Pod
+    Identity), frontend on irsaPolicyArns, database on awsPolicyArns with identity: irsa."""
+    tmp = tmp_path_factory.mktemp("app-roles")
+    stack = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())
+    apps = {app["name"]: app for app in stack["config"]["eks-platform:teams"][0]["apps"]}
+    apps["backend"]["awsPolicyArns"] = [S3_READ]
+    apps["frontend"]["irsaPolicyArns"] = [S3_READ]
+    apps["database"].update(awsPolicyArns=[S3_READ], identity="irsa")
+    config = tmp / "Pulumi.dev.yaml"
+    config.write_text(yaml.safe_dump(stack))
+    return plan_stack("dev", tmp, config)
+
+
+def role_component(plan: PlanView, name: str) -> dict:
+    found = [r for r in plan.resources if r["name"] == name and r["type"].startswith("eks-platform:iam:")]
+    assert len(found) == 1, name
+    return found[0]
+
+
+def test_an_app_on_pod_identity_gets_an_association_pinned_to_its_service_account(app_roles):
+    role = role_component(app_roles, "team-shop-backend-pod-identity")
+    assert role["type"] == "eks-platform:iam:WorkloadRole"
+    association, = [r for r in app_roles.children(role) if r["type"] == ASSOCIATION]
+    inputs = association["inputs"]
+    assert (inputs["namespace"], inputs["serviceAccount"], inputs["disableSessionTags"]) == ("shop", "backend", False)
+    trust_policy = trust(app_roles, "team-shop-backend-pod-identity")
+    statement, = trust_policy["Statement"]
+    assert statement["Principal"] == {"Service": "pods.eks.amazonaws.com"}
+    assert statement["Condition"]["StringEquals"]["aws:RequestTag/kubernetes-namespace"] == "shop"
+    assert statement["Condition"]["StringEquals"]["aws:RequestTag/kubernetes-service-account"] == "backend"
+    attachment, = [r for r in app_roles.children(role) if r["type"].endswith("RolePolicyAttachment")]
+    assert attachment["inputs"]["policyArn"] == S3_READ
+    # No annotation: the association binds the role. Pods start only once it exists.
+    account = k8s(app_roles, "kubernetes:core/v1:ServiceAccount", "shop")["backend"]
+    assert "eks.amazonaws.com/role-arn" not in (account["metadata"].get("annotations") or {})
+    deployment = k8s(app_roles, "kubernetes:apps/v1:Deployment", "shop")["backend"]
+    assert association["urn"] in deployment["_resource"]["dependencies"]
+
+
+@pytest.mark.parametrize("app, why", [("frontend", "irsaPolicyArns"), ("database", "identity: irsa")])
+def test_an_app_on_irsa_keeps_the_role_it_had(app_roles, app, why):
+    # The type and name IrsaRole gave it: the same URNs, so `pulumi up` changes nothing.
+    role = role_component(app_roles, f"team-shop-{app}-irsa")
+    assert role["type"] == "eks-platform:iam:IrsaRole", why
+    assert not [r for r in app_roles.children(role) if r["type"] == ASSOCIATION]
+    role_resource = app_roles.one("aws:iam/role:Role", f"team-shop-{app}-irsa-role")
+    assert role_resource["inputs"]["description"] == f"IRSA role of shop/{app}"
+    statement, = json.loads(role_resource["inputs"]["assumeRolePolicy"])["Statement"]
+    assert f"system:serviceaccount:shop:{app}" in statement["Condition"]["StringEquals"].values()
+    account = k8s(app_roles, "kubernetes:core/v1:ServiceAccount", "shop")[app]
+    assert account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"].startswith("arn:aws:iam::")
+
+
+def test_pod_identity_apps_reach_the_agent_and_aws_through_the_default_deny(app_roles):
+    policies = plan_policies(app_roles)
+    agent, aws_api = address("169.254.170.23"), address("52.94.0.10")
+    backend, frontend, database = (app_pod("shop", name) for name in ("backend", "frontend", "database"))
+    assert allowed(policies, backend, agent, 80), "Pod Identity credentials come from the node's agent"
+    assert not allowed(policies, backend, agent, 2703), "port 80 only"
+    assert not allowed(policies, backend, address("169.254.169.254"), 80), "never the instance metadata"
+    for caller in (backend, frontend, database):
+        assert allowed(policies, caller, aws_api, 443)
+    for irsa_app in (frontend, database):
+        assert not allowed(policies, irsa_app, agent, 80), "IRSA pods do not need the agent"
+    assert not allowed(policies, app_pod("shop", "nobody"), agent, 80), "only apps with a role"
+
+
+def test_the_gate_wants_pod_identity_paths_and_names_a_missing_one(app_roles):
+    """The reachability check reads the plan's PodIdentityAssociations as it reads the IRSA
+    annotation: a Pod Identity pod must reach AWS on 443 and the agent on 80."""
+    regs = registrations(app_roles)
+    result = assess(regs)
+    wanted = {(c["from"], c["to"], c["port"]): c for c in result.connections}
+    assert wanted[("shop/backend", "EKS Pod Identity agent", 80)]["allowed"]
+    assert wanted[("shop/backend", "AWS APIs", 443)]["allowed"]
+    assert ("shop/frontend", "EKS Pod Identity agent", 80) not in wanted, "frontend is on IRSA"
+    assert not [f for f in of_check(result, "readiness-network-undeclared") if "Pod Identity agent" in f.message]
+    # The agent rule taken out of the backend's policy: the gate names the blocked path.
+    policy = one(regs, "team-shop-backend-netpol")
+    policy.inputs["spec"]["egress"] = [rule for rule in policy.inputs["spec"]["egress"]
+                                       if "169.254.170.23/32" not in str(rule)]
+    blocked = [f for f in of_check(assess(regs), "readiness-network-blocked")
+               if "shop/backend -> EKS Pod Identity agent :80/TCP" in f.message]
+    assert blocked and "Pod Identity" in blocked[0].message

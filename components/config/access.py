@@ -82,8 +82,10 @@ def placeholder_issues(config: StackConfig) -> list[ConfigIssue]:
         principals.append(("cluster.creator", config.cluster.creator))
     for t, team in enumerate(config.teams):
         for a, app in enumerate(team.apps):
-            principals += [(f"teams[{t}].apps[{a}].irsaPolicyArns[{i}]", arn)
-                           for i, arn in enumerate(app.irsa_policy_arns)]
+            principals += [(f"teams[{t}].apps[{a}].{key}[{i}]", arn)
+                           for key, arns in (("irsaPolicyArns", app.irsa_policy_arns),
+                                             ("awsPolicyArns", app.aws_policy_arns))
+                           for i, arn in enumerate(arns)]
             # `.invalid` never resolves (RFC 2606); import-compose writes it where a host is still to be named.
             if app.host and app.host.endswith(".invalid"):
                 issues.append(ConfigIssue(f"teams[{t}].apps[{a}].host", f"{app.host} is a placeholder no DNS "

@@ -206,6 +206,10 @@ Duration = Annotated[str, AfterValidator(_duration)]
 # EC2 API reference, CreateVolume "Size"). Every volume the platform claims is gp3.
 GP3_MAX_GIB = 65536
 
+WorkloadIdentity = Literal["pod-identity", "irsa"]
+"""How a workload's pods get its IAM role: EKS Pod Identity (an association, the agent on each
+node) or IRSA (the role-arn annotation, the cluster's OIDC provider)."""
+
 Secret = SecretStr
 """A value that must come from `pulumi config set --secret`; wrapped in Output.secret on use."""
 

@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from .access import access_issues, endpoint_network_issues
-from .base import StrictModel, quantity_value
+from .base import StrictModel, WorkloadIdentity, quantity_value
 from .capacity import quota_issues
 from .cluster import (
     AUTOSCALER_IMAGE_TAGS,
@@ -57,6 +57,11 @@ class StackConfig(StrictModel):
     region: str
     """AWS region of the whole stack, set as `aws:region`; one of the regions in
     `components/config/regions.py` (which also caps network.azCount)."""
+    workload_identity: WorkloadIdentity = "pod-identity"
+    """How platform components (VPC CNI, EBS CSI, cluster-autoscaler, Karpenter, cert-manager's
+    DNS-01) and apps' `awsPolicyArns` get their IAM roles: `pod-identity` (EKS Pod Identity
+    associations, the eks-pod-identity-agent add-on) or `irsa` (the OIDC provider and the
+    role-arn annotation). Moving a running stack: docs/runbook.md."""
     network: NetworkConfig = Field(default_factory=NetworkConfig)
     cluster: ClusterConfig
     node_groups: list[NodeGroupConfig] = Field(min_length=1)

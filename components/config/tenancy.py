@@ -13,7 +13,7 @@ from components.hardening import NON_ROOT_GROUP, NON_ROOT_USER
 from policies.rules.image_reference import image_pin_problem
 
 from .base import (GP3_MAX_GIB, DnsLabel, Hostname, IamPrincipalArn, Quantity, Secret, ServiceName, StrictModel,
-                   quantity_value)
+                   WorkloadIdentity, quantity_value)
 from .services import ResourcesConfig
 
 
@@ -229,7 +229,13 @@ class AppConfig(StrictModel):
     service_account_token: bool = False
     """Mount the ServiceAccount token (only for apps that call the Kubernetes API)."""
     irsa_policy_arns: list[str] = Field(default_factory=list)
-    """IAM policy ARNs for an IRSA role bound to the app's ServiceAccount."""
+    """IAM policy ARNs for an IRSA role bound to the app's ServiceAccount (always IRSA, whatever
+    workloadIdentity says; for new apps use awsPolicyArns)."""
+    aws_policy_arns: list[str] = Field(default_factory=list)
+    """IAM policy ARNs for the app's own IAM role, bound to its ServiceAccount through `identity`."""
+    identity: Optional[WorkloadIdentity] = None
+    """How the pods get the awsPolicyArns role: pod-identity or irsa. Default: the stack's
+    workloadIdentity."""
     run_as_user: int = Field(NON_ROOT_USER, ge=1)
     """The numeric user the container runs as: the image's own user where its files need one
     (999 for the official Debian postgres image). Root (0) is refused by the restricted level."""
@@ -285,7 +291,7 @@ class AppConfig(StrictModel):
             raise ValueError(problem)
         return value
 
-    @field_validator("irsa_policy_arns")
+    @field_validator("irsa_policy_arns", "aws_policy_arns")
     @classmethod
     def _policy_arns(cls, values: list[str]) -> list[str]:
         for value in values:
@@ -304,6 +310,25 @@ class AppConfig(StrictModel):
         if not re.fullmatch(r"\d+%?", text, re.ASCII):
             raise ValueError("must be a count (1) or a percentage ('25%')")
         return text
+
+    @model_validator(mode="after")
+    def _one_aws_role(self) -> "AppConfig":
+        if self.irsa_policy_arns and self.aws_policy_arns:
+            raise ValueError("irsaPolicyArns and awsPolicyArns are both set, and an app has one IAM role: move the "
+                             "ARNs to awsPolicyArns (add identity: irsa to stay on IRSA) and remove irsaPolicyArns")
+        if self.identity is not None and not self.aws_policy_arns:
+            raise ValueError(f"identity: {self.identity} is set but awsPolicyArns is empty; identity says how the "
+                             "awsPolicyArns role reaches the pods: add awsPolicyArns or remove identity")
+        return self
+
+    def aws_identity(self, stack_default: WorkloadIdentity) -> Optional[WorkloadIdentity]:
+        """How this app's pods get its IAM role (pod-identity or irsa), or None without one.
+        irsaPolicyArns always mean IRSA, so a stack that had them keeps its mechanism."""
+        if self.irsa_policy_arns:
+            return "irsa"
+        if self.aws_policy_arns:
+            return self.identity or stack_default
+        return None
 
     @model_validator(mode="after")
     def _rollout_can_progress(self) -> "AppConfig":

@@ -25,6 +25,8 @@ from .reachability import assess as assess_network
 from .reachability import build_network, intents, matrix
 from .solvers import http01_solvers
 
+POD_IDENTITY_ASSOCIATION = "aws:eks/podIdentityAssociation:PodIdentityAssociation"
+
 __all__ = ["CHECKS", "Finding", "Readiness", "assess", "level"]
 
 
@@ -115,7 +117,9 @@ def assess(subjects: list[Any], *, registrations: Optional[list[Any]] = None, st
     findings = admission(cluster, solvers)
     vpc_cidr = getattr(getattr(stack_config, "network", None), "cidr", None)
     network = build_network(cluster, releases, origins, solvers, vpc_cidr)
-    wanted, notes = intents(cluster, network, releases, solvers, stack_config)
+    pod_identity = frozenset((str(s.props.get("namespace")), str(s.props.get("serviceAccount"))) for s in subjects
+                             if s.resource_type == POD_IDENTITY_ASSOCIATION)
+    wanted, notes = intents(cluster, network, releases, solvers, stack_config, pod_identity)
     network_findings, verdicts = assess_network(cluster, network, wanted)
     findings += network_findings
     if registrations:

@@ -3,7 +3,8 @@
 The intended connections come from the plan and the stack config (see `intents`): app ->
 dependsOn, ingress controller -> every Ingress backend and HTTP-01 solver, Prometheus -> every
 ServiceMonitor target, every pod -> DNS, token apps -> API server, IRSA apps -> AWS on 443,
-Elasticsearch clients -> Elasticsearch, allowFromNamespaces callers -> the team. A blocked one
+Pod Identity pods (a PodIdentityAssociation names their ServiceAccount) -> AWS on 443 and the
+node's Pod Identity agent on 80, Elasticsearch clients -> Elasticsearch, allowFromNamespaces callers -> the team. A blocked one
 is a violation; an allowed connection none of them declares is reported.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from .findings import Finding
@@ -25,6 +26,10 @@ AWS_APIS = "AWS APIs"
 IRSA_ANNOTATION = "eks.amazonaws.com/role-arn"
 # A public address standing for AWS's regional endpoints (STS for IRSA): no VPC endpoints here.
 AWS_ADDRESS = "52.94.0.10"
+POD_IDENTITY_AGENT = "EKS Pod Identity agent"
+# Where pods ask the agent for credentials (AWS EKS user guide, "Set up the Amazon EKS Pod
+# Identity Agent"; components/peers.py opens it).
+POD_IDENTITY_AGENT_ADDRESS = "169.254.170.23"
 # The `kubernetes` Service's address in an EKS cluster whose VPC is in 10/8.
 SERVICE_ADDRESS = "172.20.0.1"
 
@@ -78,6 +83,8 @@ class Network:
     api_server: Endpoint
     aws: Endpoint
     dns: list[Endpoint]
+    pod_identity_agent: Endpoint = field(default_factory=lambda: Endpoint(
+        POD_IDENTITY_AGENT, addresses=(POD_IDENTITY_AGENT_ADDRESS,), ports={"http": (80, "TCP")}, role="agent"))
 
 
 def build_network(cluster: Cluster, releases: list[Release], rendered: dict[str, str], solvers: list[Solver],
@@ -152,9 +159,10 @@ def _mentions(workload: Optional[Workload], text: str) -> bool:
 
 
 def intents(cluster: Cluster, network: Network, releases: list[Release], solvers: list[Solver],
-            stack_config: Any) -> tuple[list[Intent], list[str]]:
+            stack_config: Any, pod_identity: frozenset[tuple[str, str]] = frozenset()) -> tuple[list[Intent], list[str]]:
     """Every connection the plan and the stack config declare, and notes on those that name
-    something the plan does not have."""
+    something the plan does not have. `pod_identity`: the (namespace, ServiceAccount) pairs the
+    plan's PodIdentityAssociations name."""
     wanted: list[Intent] = []
     notes: list[str] = []
 
@@ -245,7 +253,8 @@ def intents(cluster: Cluster, network: Network, releases: list[Release], solvers
             for scraper in prometheus:
                 want(scraper, endpoint, endpoint.scrape, f"ServiceMonitor of chart {endpoint.release}")
 
-    # Pods with a ServiceAccount token -> the API server; with IRSA -> AWS on 443.
+    # Pods with a ServiceAccount token -> the API server; with IRSA -> AWS on 443; with Pod
+    # Identity -> AWS on 443 and the agent on their node.
     accounts = {(a.namespace, a.name): a for a in cluster.of_kind("ServiceAccount")}
     for endpoint in pods:
         workload = endpoint.workload
@@ -253,7 +262,8 @@ def intents(cluster: Cluster, network: Network, releases: list[Release], solvers
             want(endpoint, network.api_server, 443, "a chart's controller or agent calls the Kubernetes API")
         if workload is None or workload.synthesized:
             continue
-        account = accounts.get((endpoint.namespace, workload.spec.get("serviceAccountName") or "default"))
+        account_name = workload.spec.get("serviceAccountName") or "default"
+        account = accounts.get((endpoint.namespace, account_name))
         automount = workload.spec.get("automountServiceAccountToken")
         if automount is None and account is not None:
             automount = account.get("automountServiceAccountToken")
@@ -261,6 +271,9 @@ def intents(cluster: Cluster, network: Network, releases: list[Release], solvers
             want(endpoint, network.api_server, 443, "ServiceAccount token (the app calls the Kubernetes API)")
         if account is not None and (account.get("metadata", "annotations") or {}).get(IRSA_ANNOTATION):
             want(endpoint, network.aws, 443, "IRSA (AWS STS and the app's AWS APIs)")
+        if (endpoint.namespace, account_name) in pod_identity:
+            want(endpoint, network.aws, 443, "Pod Identity (the app's AWS APIs)")
+            want(endpoint, network.pod_identity_agent, 80, "Pod Identity (credentials from the node's agent)")
 
     # Elasticsearch clients: whatever names its HTTP Service, Kibana, and the ECK operator.
     for elasticsearch in [e for e in pods if e.role == "Elasticsearch"]:
@@ -300,7 +313,7 @@ def assess(cluster: Cluster, network: Network, wanted: list[Intent]) -> tuple[li
                 f"of the callee), on that port only.", obj.file if obj else None))
     declared = {(id(i.source), id(i.target), i.port, i.protocol) for i in wanted}
     pods = [e for e in network.endpoints if not e.external]
-    targets = pods + [network.api_server, network.aws]
+    targets = pods + [network.api_server, network.aws, network.pod_identity_agent]
     for source in pods:
         if source.workload is not None and source.workload.synthesized:
             continue  # a solver pod answers challenges; it calls nobody
@@ -319,7 +332,7 @@ def assess(cluster: Cluster, network: Network, wanted: list[Intent]) -> tuple[li
             findings.append(Finding(
                 "readiness-network-undeclared", obj.resource if obj else source.name,
                 f"{source.name} may connect to {'; '.join(extra)}, which nothing declares (no dependsOn, Ingress, "
-                f"ServiceMonitor, token, IRSA, Elasticsearch client or allowFromNamespaces). Fix: narrow the "
+                f"ServiceMonitor, token, IRSA, Pod Identity, Elasticsearch client or allowFromNamespaces). Fix: narrow the "
                 f"NetworkPolicies that allow it, or declare the connection.", obj.file if obj else None))
     return findings, wanted
 
