@@ -18,7 +18,7 @@ from components.config.access import placeholder_issues
 from components.config.tenancy import AppConfig
 from conftest import ROOT, plan_stack, run_preflight
 from helpers import absent_team
-from policies.rules.images import image_pin_problem
+from policies.rules.image_reference import image_pin_problem
 from preflight.__main__ import main
 from preflight.compose.deploy import cpu_quantity, memory_quantity
 from preflight.compose.findings import NOT_APPLICABLE, NOT_MAPPED, NOTICE, REFUSED

@@ -14,7 +14,7 @@ from components.config.services import AlertThresholdsConfig, MonitoringConfig
 from components.monitoring import alertmanager_config
 from conftest import ROOT, PlanView, plan_stack
 from helpers import is_secret, release
-from policies.rules.base import containers, pod_spec
+from policies.rules.helpers import containers, pod_spec
 from preflight.check import Subject, evaluate
 from preflight.stackfile import read_stack_file
 

@@ -26,9 +26,17 @@ def test_the_config_model_does_not_load_the_policy_pack():
 
 
 def test_importing_the_rules_package_and_its_helpers_registers_nothing():
-    found = probe("import policies, policies.rules, policies.rules.base, policies.rules.image_reference\n"
+    found = probe("import policies, policies.rules, policies.rules.base, policies.rules.helpers\n"
+                  "import policies.rules.image_reference\n"
                   "print(json.dumps(len(policies.rules.base.POLICIES)))")
     assert found == 0
+
+
+def test_the_helpers_are_a_leaf():
+    # preflight's readiness model reads objects with them: no pack, no rule comes along.
+    found = probe("import policies.rules.helpers\n"
+                  "print(json.dumps(sorted(m for m in sys.modules if m.startswith(('pulumi', 'policies')))))")
+    assert found == ["policies", "policies.rules", "policies.rules.helpers"]
 
 
 def test_all_rules_registers_each_rule_once():

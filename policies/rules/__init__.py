@@ -1,4 +1,5 @@
-"""The pack's rules. Importing this package (or a helper in it: base, image_reference) registers
+"""The pack's rules, one module per concern: pod_security, rbac, exposure, workloads, aws.
+Importing this package (or a module without rules: base, helpers, image_reference) registers
 nothing; `all_rules()` imports the rule modules, whose decorators register each rule once.
 
 Callers that need the rules ask for them: the pack (policies/__main__.py), `preflight check` and
@@ -12,12 +13,14 @@ import pkgutil
 
 
 def all_rules() -> list:
-    """Every rule of the pack, registered on first call (a module's decorators run once). Every
-    module of this package is imported, so a new rule file needs no list to be added to."""
+    """Every rule of the pack by name, registered on first call (a module's decorators run once).
+    Every module of this package is imported, so a new rule needs no list to be added to; the
+    order is the names', so where a rule lives does not change the order of a report."""
     for module in pkgutil.iter_modules(__path__):
         importlib.import_module(f"{__name__}.{module.name}")
     from .base import POLICIES
 
+    POLICIES.sort(key=lambda policy: policy.name)
     return POLICIES
 
 

@@ -1,17 +1,26 @@
-"""How a rule is declared, and the Kubernetes helpers every rule shares.
+"""How a rule is declared: its name, description, severity, framework references and
+remediation, next to the function that checks it.
 
-Each rule is one function registered with its kebab-case name, description, severity and
-remediation. Enforcement comes from the pack config (policies/config/<env>.json), so the
-same rule is advisory in dev and mandatory in prod. Props are read-only proxies in a real
-run: rules test for Mapping/Sequence, never dict/list.
+Each rule is one function registered with its kebab-case name. Its concern (Pod Security, RBAC,
+exposure, workloads, AWS) is the module it lives in (CONCERNS); its `frameworks` name the
+published controls it enforces (Reference), or PLATFORM for the platform's own practice; its
+severity is the default the pack reports. Enforcement comes from the pack config
+(policies/config/<env>.json), so the same rule is advisory in dev and mandatory in prod.
+
+Registration fills the pack's own fields: `severity`, `framework` (the first reference, which the
+Pulumi service shows) and `tags` (the concern). Every registered policy also carries `concern`
+and `references` (all of them), which the reference generator (policies/reference.py) prints.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
-from typing import Any, Callable, Iterator, Optional
+from dataclasses import dataclass
+from typing import Callable, Iterator, Optional
 
 from pulumi_policy import (
+    PolicyComplianceFramework,
     PolicyConfigSchema,
     ResourceValidationArgs,
     ResourceValidationPolicy,
@@ -19,7 +28,66 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
+from .helpers import exemption_scope, is_windows, kind_of, pod_metadata, pod_spec
+
 POLICIES: list = []
+
+# The rule modules, each one concern; a rule registered from any other module is refused.
+CONCERNS = {
+    "pod_security": "Pod Security",
+    "rbac": "RBAC",
+    "exposure": "exposure",
+    "workloads": "workloads",
+    "aws": "AWS",
+}
+
+# The frameworks a rule may cite: (full name, edition) by the short name rules use. CIS Amazon
+# EKS Benchmark section numbers are those of v1.8.0 as aquasecurity/kube-bench's cfg/eks-1.8.0
+# lists them; a framework cited without a verified number names no control.
+FRAMEWORKS = {
+    "PSS Baseline": ("Kubernetes Pod Security Standards, Baseline", None),
+    "PSS Restricted": ("Kubernetes Pod Security Standards, Restricted", None),
+    "CIS Amazon EKS Benchmark": ("CIS Amazon Elastic Kubernetes Service (EKS) Benchmark", "1.8.0"),
+    "CIS AWS Foundations Benchmark": ("CIS Amazon Web Services Foundations Benchmark", None),
+    "NSA/CISA": ("NSA/CISA Kubernetes Hardening Guidance", "1.2"),
+    "platform": ("eks-platform's own practice", None),
+}
+RULE_NAME = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+
+
+@dataclass(frozen=True)
+class Reference:
+    """One control of a framework (a key of FRAMEWORKS) that a rule enforces."""
+
+    framework: str
+    control: str = ""
+    """The control as the framework names or numbers it; empty where none is verified."""
+
+    def __post_init__(self) -> None:
+        if self.framework not in FRAMEWORKS:
+            raise ValueError(f"unknown framework {self.framework!r}; use one of {sorted(FRAMEWORKS)}")
+
+    def __str__(self) -> str:
+        return f"{self.framework}: {self.control}" if self.control else self.framework
+
+
+def pss_baseline(control: str) -> Reference:
+    return Reference("PSS Baseline", control)
+
+
+def pss_restricted(control: str) -> Reference:
+    return Reference("PSS Restricted", control)
+
+
+def cis_eks(section: str = "") -> Reference:
+    return Reference("CIS Amazon EKS Benchmark", section)
+
+
+def nsa_cisa(section: str) -> Reference:
+    return Reference("NSA/CISA", section)
+
+
+PLATFORM = Reference("platform")
 
 EXEMPTIONS_PROPERTY = {
     "type": "array",
@@ -30,32 +98,53 @@ EXEMPTIONS_PROPERTY = {
 }
 
 
-def resource_rule(name: str, description: str, severity: Severity, remediation: str,
-                  exemptible: bool = False, settings: Optional[dict[str, dict]] = None) -> Callable:
+def _register(policy_class, name: str, description: str, severity: Severity, remediation: str,
+              frameworks: Sequence[Reference], module: str, **extra):
+    concern = CONCERNS.get(module.rsplit(".", 1)[-1])
+    if concern is None:
+        raise ValueError(f"rule {name} is declared in {module}: put it in the module of its concern, "
+                         f"one of policies/rules/{{{','.join(CONCERNS)}}}.py")
+    if not RULE_NAME.match(name):
+        raise ValueError(f"rule name {name!r} is not kebab-case")
+    references = tuple(frameworks)
+    if not references or not all(isinstance(r, Reference) for r in references):
+        raise ValueError(f"rule {name}: give frameworks as one or more Reference (PLATFORM for our own)")
+    primary = references[0]
+    policy = policy_class(
+        name=name, description=description, severity=severity, remediation_steps=remediation,
+        framework=PolicyComplianceFramework(*FRAMEWORKS[primary.framework], reference=primary.control or None),
+        tags=[concern], **extra,
+    )
+    policy.concern = concern
+    policy.references = references
+    POLICIES.append(policy)
+
+
+def resource_rule(name: str, description: str, severity: Severity, remediation: str, *,
+                  frameworks: Sequence[Reference], exemptible: bool = False,
+                  settings: Optional[dict[str, dict]] = None) -> Callable:
     """`exemptible`: the pack config may exempt namespaces by name (each with a reason).
     `settings`: further config properties (JSON Schema, each with a default)."""
     properties = {**({"exemptions": EXEMPTIONS_PROPERTY} if exemptible else {}), **(settings or {})}
 
     def register(validate: Callable) -> Callable:
         def checked(args: ResourceValidationArgs, report_violation) -> None:
-            if exemptible and exemption_scope(args) in exempt_namespaces(args):
+            if exemptible and exemption_scope(args.resource_type, args.props) in exempt_namespaces(args):
                 return
             validate(args, report_violation)
 
-        POLICIES.append(ResourceValidationPolicy(
-            name=name, description=description, validate=checked, severity=severity,
-            remediation_steps=remediation, config_schema=PolicyConfigSchema(properties=properties) if properties else None,
-        ))
+        _register(ResourceValidationPolicy, name, description, severity, remediation, frameworks,
+                  validate.__module__, validate=checked,
+                  config_schema=PolicyConfigSchema(properties=properties) if properties else None)
         return validate
     return register
 
 
-def stack_rule(name: str, description: str, severity: Severity, remediation: str) -> Callable:
+def stack_rule(name: str, description: str, severity: Severity, remediation: str, *,
+               frameworks: Sequence[Reference]) -> Callable:
     def register(validate: Callable) -> Callable:
-        POLICIES.append(StackValidationPolicy(
-            name=name, description=description, validate=validate, severity=severity,
-            remediation_steps=remediation,
-        ))
+        _register(StackValidationPolicy, name, description, severity, remediation, frameworks,
+                  validate.__module__, validate=validate)
         return validate
     return register
 
@@ -65,139 +154,20 @@ def exempt_namespaces(args: ResourceValidationArgs) -> set[str]:
     return {entry["namespace"] for entry in config.get("exemptions", []) or []}
 
 
-# -- Kubernetes shapes ---------------------------------------------------------------------
-
-# Kinds whose spec.template is a pod template (PodTemplate's is at the top: `template`).
-WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController", "Job")
-CONTAINER_LISTS = ("containers", "initContainers", "ephemeralContainers")
-# Kinds with no namespace: the built-in APIs' cluster-scoped kinds, and the custom resources of
-# the charts this platform installs (by API group). Nothing of these is "in the default namespace".
-CLUSTER_SCOPED_KINDS = frozenset({
-    "APIService", "CertificateSigningRequest", "ClusterRole", "ClusterRoleBinding", "ClusterTrustBundle",
-    "ComponentStatus", "CSIDriver", "CSINode", "CustomResourceDefinition", "DeviceClass", "FlowSchema",
-    "IngressClass", "IPAddress", "MutatingAdmissionPolicy", "MutatingAdmissionPolicyBinding",
-    "MutatingWebhookConfiguration", "Namespace", "Node", "PersistentVolume", "PodSecurityPolicy",
-    "PriorityClass", "PriorityLevelConfiguration", "ResourceSlice", "RuntimeClass", "SelfSubjectAccessReview",
-    "SelfSubjectReview", "SelfSubjectRulesReview", "ServiceCIDR", "StorageClass", "StorageVersion",
-    "StorageVersionMigration", "SubjectAccessReview", "TokenReview", "ValidatingAdmissionPolicy",
-    "ValidatingAdmissionPolicyBinding", "ValidatingWebhookConfiguration", "VolumeAttachment",
-    "VolumeAttributesClass",
-})
-CLUSTER_SCOPED_CUSTOM_KINDS = frozenset({
-    ("cert-manager.io", "ClusterIssuer"), ("gateway.networking.k8s.io", "GatewayClass"),
-    ("snapshot.storage.k8s.io", "VolumeSnapshotClass"), ("snapshot.storage.k8s.io", "VolumeSnapshotContent"),
-    ("karpenter.sh", "NodePool"), ("karpenter.sh", "NodeClaim"), ("karpenter.k8s.aws", "EC2NodeClass"),
-})
-
-
-def kind_of(resource_type: str) -> Optional[str]:
-    """'kubernetes:apps/v1:Deployment' -> 'Deployment' (None for non-Kubernetes types)."""
-    if not resource_type.startswith("kubernetes:"):
-        return None
-    return resource_type.rsplit(":", 1)[-1]
-
-
-def get(value: Any, *path: str) -> Any:
-    for key in path:
-        if not isinstance(value, Mapping):
-            return None
-        value = value.get(key)
-    return value
-
-
-def api_group(resource_type: str) -> str:
-    """'kubernetes:apps/v1:Deployment' -> 'apps'; the core group is ''."""
-    api_version = resource_type.split(":")[1] if resource_type.count(":") >= 2 else ""
-    group = api_version.rsplit("/", 1)[0] if "/" in api_version else ""
-    return "" if group == "core" else group
-
-
-def is_cluster_scoped(resource_type: str) -> bool:
-    kind = kind_of(resource_type)
-    group = api_group(resource_type)
-    builtin = "." not in group or group.endswith(".k8s.io")
-    return (builtin and kind in CLUSTER_SCOPED_KINDS) or (group, kind) in CLUSTER_SCOPED_CUSTOM_KINDS
-
-
-def namespace_of(props: Mapping) -> str:
-    """The namespace of a namespaced object (an object without one lands in `default`)."""
-    return get(props, "metadata", "namespace") or "default"
-
-
-def object_namespace(resource_type: str, props: Mapping) -> Optional[str]:
-    """The object's namespace; None for a cluster-scoped kind."""
-    return None if is_cluster_scoped(resource_type) else namespace_of(props)
-
-
-# Helm stamps every object a release installs with the release's namespace; for a
-# cluster-scoped object (a chart's ClusterRole) that is the namespace it belongs to.
-HELM_RELEASE_NAMESPACE = "meta.helm.sh/release-namespace"
-
-
-def exemption_scope(args: ResourceValidationArgs) -> Optional[str]:
-    """The namespace an exemption names: a Namespace object's own name, else its namespace;
-    for another cluster-scoped object, the namespace of the Helm release that installed it
-    (None when none did: no namespace exemption covers it)."""
-    if kind_of(args.resource_type) == "Namespace":
-        return get(args.props, "metadata", "name") or ""
-    if is_cluster_scoped(args.resource_type):
-        release_namespace = get(args.props, "metadata", "annotations", HELM_RELEASE_NAMESPACE)
-        return release_namespace if isinstance(release_namespace, str) and release_namespace else None
-    return object_namespace(args.resource_type, args.props)
-
-
-def pod_spec(resource_type: str, props: Mapping) -> Optional[Mapping]:
-    """The pod spec of a Pod or of any workload's pod template; None for other kinds."""
-    kind = kind_of(resource_type)
-    if kind == "Pod":
-        return get(props, "spec")
-    if kind == "PodTemplate":
-        return get(props, "template", "spec")
-    if kind in WORKLOAD_KINDS:
-        return get(props, "spec", "template", "spec")
-    if kind == "CronJob":
-        return get(props, "spec", "jobTemplate", "spec", "template", "spec")
-    return None
-
-
-def pod_metadata(resource_type: str, props: Mapping) -> Mapping:
-    kind = kind_of(resource_type)
-    if kind == "Pod":
-        return get(props, "metadata") or {}
-    if kind == "PodTemplate":
-        return get(props, "template", "metadata") or {}
-    if kind == "CronJob":
-        return get(props, "spec", "jobTemplate", "spec", "template", "metadata") or {}
-    return get(props, "spec", "template", "metadata") or {}
-
-
-def containers(spec: Mapping) -> Iterator[tuple[str, Mapping]]:
-    """(label, container) for every container, init container and ephemeral container."""
-    for list_name in CONTAINER_LISTS:
-        items = spec.get(list_name)
-        if isinstance(items, Sequence) and not isinstance(items, str):
-            for item in items:
-                if isinstance(item, Mapping):
-                    yield f"{list_name}[{item.get('name', '?')}]", item
-
-
-def is_windows(spec: Mapping) -> bool:
-    """A pod that declares spec.os.name: windows (the field the admission code reads)."""
-    return get(spec, "os", "name") == "windows"
-
-
-def pod_rule(name: str, description: str, severity: Severity, remediation: str,
-             exemptible: bool = False, linux_only: bool = False,
-             settings: Optional[dict[str, dict]] = None) -> Callable:
+def pod_rule(name: str, description: str, severity: Severity, remediation: str, *,
+             frameworks: Sequence[Reference], exemptible: bool = False, linux_only: bool = False,
+             kinds: Optional[Sequence[str]] = None, settings: Optional[dict[str, dict]] = None) -> Callable:
     """A rule over pod specs: `check(spec, metadata)` yields violation messages.
 
     `linux_only`: the control is about Linux-only fields and is skipped for pods declaring
     `spec.os.name: windows`, as Pod Security admission does since 1.25 (the API refuses those
-    fields on Windows pods). With `settings`, `check(spec, metadata, config)` gets the rule's config.
+    fields on Windows pods). `kinds`: only these kinds' pods (default: every kind with a pod spec).
+    With `settings`, `check(spec, metadata, config)` gets the rule's config.
     """
     def register(check: Callable[..., Iterator[str]]) -> Callable:
-        @resource_rule(name, description, severity, remediation, exemptible, settings)
         def validate(args: ResourceValidationArgs, report_violation) -> None:
+            if kinds is not None and kind_of(args.resource_type) not in kinds:
+                return
             spec = pod_spec(args.resource_type, args.props)
             if not isinstance(spec, Mapping) or (linux_only and is_windows(spec)):
                 return
@@ -205,5 +175,9 @@ def pod_rule(name: str, description: str, severity: Severity, remediation: str,
             extra = (args.get_config() or {},) if settings else ()
             for message in check(spec, metadata, *extra):
                 report_violation(message)
+
+        validate.__module__ = check.__module__  # the concern is the module of the check
+        resource_rule(name, description, severity, remediation, frameworks=frameworks,
+                      exemptible=exemptible, settings=settings)(validate)
         return check
     return register

@@ -1,6 +1,7 @@
-"""The Pod Security Standards controls not covered in kubernetes.py, written as the standard
+"""Pod Security: the Pod Security Standards controls, written as the standard
 (https://kubernetes.io/docs/concepts/security/pod-security-standards/) states them and as the
-reference admission code (k8s.io/pod-security-admission/policy) checks them.
+reference admission code (k8s.io/pod-security-admission/policy) checks them; the namespaces'
+enforcement level; and the securityContext hardening beyond the standard.
 
 Levels: each Baseline control is a rule of its own, and so is each Restricted control, so a
 namespace that enforces baseline is judged at baseline: the pack config exempts it, by name and
@@ -15,7 +16,8 @@ from collections.abc import Iterator, Mapping
 
 from pulumi_policy import Severity
 
-from .base import containers, get, pod_rule
+from .base import PLATFORM, cis_eks, nsa_cisa, pod_rule, pss_baseline, pss_restricted, resource_rule
+from .helpers import containers, get, kind_of, volumes
 
 # The Kubernetes minor the version-dependent controls are judged for when the pack config does
 # not say (preflight check --stack passes the stack's cluster.kubernetesVersion).
@@ -48,6 +50,7 @@ RESTRICTED_VOLUME_SOURCES = frozenset({"configMap", "csi", "downwardAPI", "empty
                                        "persistentVolumeClaim", "projected", "secret"})
 APPARMOR_TYPES = frozenset({"RuntimeDefault", "Localhost"})
 APPARMOR_ANNOTATION = "container.apparmor.security.beta.kubernetes.io/"
+HOST_NAMESPACES = ("hostNetwork", "hostPID", "hostIPC")
 PROBE_AND_HOOK_FIELDS = (("livenessProbe",), ("readinessProbe",), ("startupProbe",),
                          ("lifecycle", "postStart"), ("lifecycle", "preStop"))
 
@@ -66,8 +69,36 @@ def _profile_types_outside(spec: Mapping, field: str, allowed) -> Iterator[str]:
             yield f"{where} sets {field}.type {profile}."
 
 
+@pod_rule("pss-host-namespaces", "Pods do not share the node's network, PID or IPC namespace (PSS Baseline).",
+          Severity.HIGH, "Remove hostNetwork, hostPID and hostIPC (or set them false).", exemptible=True,
+          frameworks=[pss_baseline("Host Namespaces"), cis_eks("4.2.2"), cis_eks("4.2.3"), cis_eks("4.2.4")])
+def host_namespaces(spec, metadata):
+    for field in HOST_NAMESPACES:
+        if spec.get(field) is True:
+            yield f"The pod sets {field}: true."
+
+
+@pod_rule("pss-privileged", "No container runs privileged (PSS Baseline).", Severity.CRITICAL,
+          "Remove securityContext.privileged or set it false.",
+          frameworks=[pss_baseline("Privileged Containers"), cis_eks("4.2.1")])
+def privileged(spec, metadata):
+    for label, container in containers(spec):
+        if get(container, "securityContext", "privileged") is True:
+            yield f"{label} is privileged."
+
+
+@pod_rule("pss-host-path-volumes", "Pods mount no hostPath volumes (PSS Baseline).", Severity.HIGH,
+          "Use emptyDir, a PVC or a projected volume; exempt a platform DaemonSet by namespace if it must.",
+          exemptible=True, frameworks=[pss_baseline("HostPath Volumes")])
+def host_path(spec, metadata):
+    for volume in volumes(spec):
+        if volume.get("hostPath") is not None:
+            yield f"Volume {volume.get('name', '?')} is a hostPath ({get(volume, 'hostPath', 'path')})."
+
+
 @pod_rule("pss-host-ports", "Containers open no host ports (PSS Baseline).", Severity.HIGH,
-          "Remove ports[].hostPort (or set it 0); expose the pod through a Service.")
+          "Remove ports[].hostPort (or set it 0); expose the pod through a Service.",
+          frameworks=[pss_baseline("Host Ports")])
 def host_ports(spec, metadata):
     for label, container in containers(spec):
         for port in container.get("ports") or []:
@@ -76,7 +107,8 @@ def host_ports(spec, metadata):
 
 
 @pod_rule("pss-probe-host", "Probes and lifecycle hooks do not set `host` (PSS Baseline).", Severity.MEDIUM,
-          "Remove the host field from httpGet/tcpSocket in probes and lifecycle hooks.")
+          "Remove the host field from httpGet/tcpSocket in probes and lifecycle hooks.",
+          frameworks=[pss_baseline("Host Probes / Lifecycle Hooks")])
 def probe_host(spec, metadata):
     for label, container in containers(spec):
         for path in PROBE_AND_HOOK_FIELDS:
@@ -88,7 +120,8 @@ def probe_host(spec, metadata):
 
 
 @pod_rule("pss-apparmor", "AppArmor is RuntimeDefault or Localhost, never Unconfined (PSS Baseline).",
-          Severity.HIGH, "Remove appArmorProfile (or use RuntimeDefault/Localhost) and the unconfined annotation.")
+          Severity.HIGH, "Remove appArmorProfile (or use RuntimeDefault/Localhost) and the unconfined annotation.",
+          frameworks=[pss_baseline("AppArmor")])
 def apparmor(spec, metadata):
     yield from _profile_types_outside(spec, "appArmorProfile", APPARMOR_TYPES)
     for key, value in (get(metadata, "annotations") or {}).items():
@@ -98,7 +131,8 @@ def apparmor(spec, metadata):
 
 
 @pod_rule("pss-selinux", "SELinux options use only the container types, with no user or role (PSS Baseline).",
-          Severity.HIGH, "Remove seLinuxOptions, or keep only type container_t (or another container type).")
+          Severity.HIGH, "Remove seLinuxOptions, or keep only type container_t (or another container type).",
+          frameworks=[pss_baseline("SELinux")])
 def selinux(spec, metadata):
     for where, context in _contexts(spec):
         options = get(context, "seLinuxOptions")
@@ -126,7 +160,7 @@ def in_user_namespace(spec: Mapping, config: Mapping) -> bool:
 
 @pod_rule("pss-proc-mount", "Containers use the Default /proc mount, unless the pod has its own user namespace "
           "from 1.35 (PSS Baseline).", Severity.HIGH, "Remove securityContext.procMount or set it to Default.",
-          settings=KUBERNETES_VERSION_SETTING)
+          settings=KUBERNETES_VERSION_SETTING, frameworks=[pss_baseline("/proc Mount Type")])
 def proc_mount(spec, metadata, config):
     if not in_user_namespace(spec, config):
         yield from _unmasked_proc(spec)
@@ -134,7 +168,7 @@ def proc_mount(spec, metadata, config):
 
 @pod_rule("pss-restricted-proc-mount", "Containers use the Default /proc mount, in a user namespace too "
           "(PSS Restricted).", Severity.HIGH, "Remove securityContext.procMount or set it to Default.",
-          exemptible=True)
+          exemptible=True, frameworks=[pss_restricted("/proc Mount Type")])
 def restricted_proc_mount(spec, metadata):
     yield from _unmasked_proc(spec)
 
@@ -151,7 +185,8 @@ def safe_sysctls(version: str) -> frozenset[str]:
 
 @pod_rule("pss-sysctls", "Pods set only the sysctls that are safe for the target Kubernetes version (PSS Baseline).",
           Severity.HIGH, "Remove securityContext.sysctls outside the safe set, or raise kubernetesVersion in the "
-          "rule's config to the cluster's version.", settings=KUBERNETES_VERSION_SETTING)
+          "rule's config to the cluster's version.", settings=KUBERNETES_VERSION_SETTING,
+          frameworks=[pss_baseline("Sysctls")])
 def sysctls(spec, metadata, config):
     version = config.get("kubernetesVersion") or DEFAULT_KUBERNETES_VERSION
     allowed = safe_sysctls(version)
@@ -163,7 +198,8 @@ def sysctls(spec, metadata, config):
 
 @pod_rule("pss-baseline-capabilities", "Containers add no capability beyond the runtime's default set (PSS Baseline).",
           Severity.HIGH, "Remove capabilities.add entries outside AUDIT_WRITE, CHOWN, DAC_OVERRIDE, FOWNER, FSETID, "
-          "KILL, MKNOD, NET_BIND_SERVICE, SETFCAP, SETGID, SETPCAP, SETUID, SYS_CHROOT.")
+          "KILL, MKNOD, NET_BIND_SERVICE, SETFCAP, SETGID, SETPCAP, SETUID, SYS_CHROOT.",
+          frameworks=[pss_baseline("Capabilities")])
 def baseline_capabilities(spec, metadata):
     for label, container in containers(spec):
         added = [c for c in get(container, "securityContext", "capabilities", "add") or []
@@ -173,7 +209,8 @@ def baseline_capabilities(spec, metadata):
 
 
 @pod_rule("pss-baseline-seccomp", "No pod or container sets an Unconfined seccomp profile (PSS Baseline).",
-          Severity.HIGH, "Set seccompProfile.type RuntimeDefault (or Localhost), or leave it unset.")
+          Severity.HIGH, "Set seccompProfile.type RuntimeDefault (or Localhost), or leave it unset.",
+          frameworks=[pss_baseline("Seccomp")])
 def baseline_seccomp(spec, metadata):
     yield from _profile_types_outside(spec, "seccompProfile", SECCOMP_TYPES)
 
@@ -182,7 +219,7 @@ def baseline_seccomp(spec, metadata):
 
 @pod_rule("pss-allow-privilege-escalation", "Every container sets allowPrivilegeEscalation: false (PSS Restricted).",
           Severity.HIGH, "Set securityContext.allowPrivilegeEscalation: false on every container.",
-          exemptible=True, linux_only=True)
+          exemptible=True, linux_only=True, frameworks=[pss_restricted("Privilege Escalation"), cis_eks("4.2.5")])
 def privilege_escalation(spec, metadata):
     for label, container in containers(spec):
         if get(container, "securityContext", "allowPrivilegeEscalation") is not False:
@@ -191,7 +228,9 @@ def privilege_escalation(spec, metadata):
 
 @pod_rule("pss-run-as-non-root", "Containers must run as non-root (PSS Restricted).", Severity.HIGH,
           "Set runAsNonRoot: true on the pod (or every container), never runAsNonRoot: false, never runAsUser: 0 "
-          "(from 1.35 a pod with hostUsers: false is exempt).", exemptible=True, settings=KUBERNETES_VERSION_SETTING)
+          "(from 1.35 a pod with hostUsers: false is exempt).", exemptible=True, settings=KUBERNETES_VERSION_SETTING,
+          frameworks=[pss_restricted("Running as Non-root"), pss_restricted("Running as Non-root user"),
+                      nsa_cisa("Non-root containers")])
 def run_as_non_root(spec, metadata, config):
     if in_user_namespace(spec, config):
         return
@@ -210,7 +249,7 @@ def run_as_non_root(spec, metadata, config):
 
 @pod_rule("pss-capabilities", "Containers drop ALL capabilities and add none but NET_BIND_SERVICE (PSS Restricted).",
           Severity.HIGH, "Set securityContext.capabilities.drop: [ALL]; add only NET_BIND_SERVICE if needed.",
-          exemptible=True, linux_only=True)
+          exemptible=True, linux_only=True, frameworks=[pss_restricted("Capabilities")])
 def capabilities(spec, metadata):
     for label, container in containers(spec):
         caps = get(container, "securityContext", "capabilities") or {}
@@ -223,7 +262,7 @@ def capabilities(spec, metadata):
 
 @pod_rule("pss-seccomp", "Pods use the RuntimeDefault or a Localhost seccomp profile (PSS Restricted).",
           Severity.MEDIUM, "Set securityContext.seccompProfile.type: RuntimeDefault on the pod.",
-          exemptible=True, linux_only=True)
+          exemptible=True, linux_only=True, frameworks=[pss_restricted("Seccomp")])
 def seccomp(spec, metadata):
     pod_type = get(spec, "securityContext", "seccompProfile", "type")
     if pod_type is not None and pod_type not in SECCOMP_TYPES:
@@ -237,7 +276,7 @@ def seccomp(spec, metadata):
 
 
 @pod_rule("pss-host-process", "No Windows HostProcess containers (PSS Baseline).", Severity.CRITICAL,
-          "Remove windowsOptions.hostProcess.")
+          "Remove windowsOptions.hostProcess.", frameworks=[pss_baseline("HostProcess")])
 def host_process(spec, metadata):
     for where, context in _contexts(spec):
         if get(context, "windowsOptions", "hostProcess") is True:
@@ -246,11 +285,9 @@ def host_process(spec, metadata):
 
 @pod_rule("pss-volume-types", "Pods use only the volume types the Restricted standard allows.", Severity.HIGH,
           "Use configMap, csi, downwardAPI, emptyDir, ephemeral, persistentVolumeClaim, projected or secret.",
-          exemptible=True)
+          exemptible=True, frameworks=[pss_restricted("Volume Types")])
 def volume_types(spec, metadata):
-    for volume in spec.get("volumes") or []:
-        if not isinstance(volume, Mapping):
-            continue
+    for volume in volumes(spec):
         sources = set(volume) - {"name"}
         refused = sorted(sources - RESTRICTED_VOLUME_SOURCES)
         if refused:
@@ -263,7 +300,8 @@ def volume_types(spec, metadata):
 @pod_rule("run-as-non-root-needs-numeric-user",
           "A container that must run as non-root names a numeric runAsUser.", Severity.HIGH,
           "Set securityContext.runAsUser to a non-zero number on the pod (or the container): the kubelet "
-          "cannot verify runAsNonRoot for an image whose USER is a name and refuses to start it.")
+          "cannot verify runAsNonRoot for an image whose USER is a name and refuses to start it.",
+          frameworks=[PLATFORM])
 def non_root_numeric_user(spec, metadata):
     pod = spec.get("securityContext")
     for label, container in containers(spec):
@@ -280,3 +318,23 @@ def non_root_numeric_user(spec, metadata):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
             yield f"{label} sets runAsNonRoot but no numeric runAsUser (the kubelet refuses a named image user)."
 
+
+# -- beyond the standard ---------------------------------------------------------------------
+
+@pod_rule("read-only-root-filesystem", "Every container's root filesystem is read-only.", Severity.MEDIUM,
+          "Set securityContext.readOnlyRootFilesystem: true; mount an emptyDir where the app writes.",
+          exemptible=True, linux_only=True, frameworks=[nsa_cisa("Immutable container file systems")])
+def read_only_root(spec, metadata):
+    for label, container in containers(spec):
+        if get(container, "securityContext", "readOnlyRootFilesystem") is not True:
+            yield f"{label} has a writable root filesystem."
+
+
+@resource_rule("namespace-not-privileged", "No Namespace sets Pod Security enforce: privileged.", Severity.HIGH,
+               "Enforce restricted (or baseline); exempt a platform namespace by name if it must run host agents.",
+               exemptible=True, frameworks=[PLATFORM])
+def namespace_not_privileged(args, report_violation):
+    if kind_of(args.resource_type) != "Namespace":
+        return
+    if (get(args.props, "metadata", "labels") or {}).get("pod-security.kubernetes.io/enforce") == "privileged":
+        report_violation("The namespace enforces the privileged Pod Security level (no restriction at all).")

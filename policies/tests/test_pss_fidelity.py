@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from preflight.check import with_kubernetes_version
-from policies.rules.base import is_cluster_scoped
-from policies.rules.images import image_pin_problem
+from policies.rules.helpers import is_cluster_scoped
+from policies.rules.image_reference import image_pin_problem
 from policies.rules.pod_security import DEFAULT_KUBERNETES_VERSION
 from rule_cases import WORKLOADS, pod, violations
 

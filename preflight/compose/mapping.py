@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from components.config.tenancy import LimitRangeConfig, StatefulConfig
-from policies.rules.images import image_pin_problem
+from policies.rules.image_reference import image_pin_problem
 
 from .deploy import map_deploy, map_probe
 from .environment import map_environment, service_names_in

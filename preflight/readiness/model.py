@@ -9,7 +9,7 @@ from math import ceil
 from typing import Any, Iterable, Optional
 
 from components.config.base import quantity_value
-from policies.rules.base import get as dig
+from policies.rules.helpers import get as dig
 
 NAME_LABEL = "kubernetes.io/metadata.name"
 CONTROLLERS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "Pod")
