@@ -12,7 +12,7 @@ from .base import PLATFORM, cis_eks, pod_rule, resource_rule, stack_rule
 from .helpers import containers, get, kind_of, namespace_of, object_namespace, of_kind, selects
 from .image_reference import image_pin_problem
 
-LONG_RUNNING = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet")
+LONG_RUNNING = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController")
 SECRET_NAME = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|CREDENTIAL|ACCESS_?KEY)", re.I)
 
 

@@ -52,3 +52,14 @@ def test_stack_rules_run_over_manifests(tmp_path):
     assert ("team-namespace-isolation", "kubernetes:core/v1:Namespace: shop") in found
     assert ("replicated-deployments-have-drainable-pdb", "kubernetes:apps/v1:Deployment: web") in found
 
+
+def test_manifests_mode_wants_probes_on_a_replication_controller(tmp_path):
+    (tmp_path / "legacy.yaml").write_text(
+        "apiVersion: v1\nkind: ReplicationController\nmetadata: {name: legacy, namespace: shop}\n"
+        "spec: {replicas: 2, selector: {app: legacy}, template: {metadata: {labels: {app: legacy}}, "
+        "spec: {containers: [{name: app, image: 'registry.example.com/legacy:1.0'}]}}}\n")
+    out = tmp_path / "report.json"
+    assert check("--manifests", str(tmp_path), "--json", str(out)).returncode == 1
+    found = {(v["policy"], v["resource"], v["message"]) for v in json.loads(out.read_text())["violations"]}
+    assert ("probes-required", "kubernetes:core/v1:ReplicationController: legacy",
+            "containers[app] has no livenessProbe or readinessProbe.") in found

@@ -69,6 +69,16 @@ def test_probes_on_long_running_workloads_only():
                                                WORKLOADS["kubernetes:apps/v1:Deployment"](with_init))
 
 
+def test_probes_required_on_replication_controllers():
+    # An RC keeps its pods running like a ReplicaSet; check --manifests reads them.
+    rc = "kubernetes:core/v1:ReplicationController"
+    no_probes = pod(container_mutate=lambda c: (c.pop("livenessProbe"), c.pop("readinessProbe")))
+    body = {"metadata": {"name": "rc", "namespace": "shop"}, "spec": {"replicas": 2, "template": {"spec": no_probes}}}
+    assert "probes-required" in violations(rc, body)
+    body["spec"]["template"]["spec"] = pod()
+    assert "probes-required" not in violations(rc, body)
+
+
 def test_secret_env_from_a_secret_is_fine():
     spec = pod(container_mutate=lambda c: c.update(env=[
         {"name": "DB_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "db", "key": "password"}}},
