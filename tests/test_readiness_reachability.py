@@ -199,3 +199,72 @@ def test_the_matrix_is_in_the_report(prod):
     assert "Reachability:" in lines and "intended connections" in lines
     assert "shop/frontend -> shop/backend :8080/TCP (dependsOn of shop/frontend)" in lines
     assert "-> kube-system/coredns :53/UDP+TCP (DNS)" in lines
+
+
+# -- with chart contents: the charts' own pods keep the connections the platform intends ----
+
+def _chart_shaped(release) -> list[dict]:
+    """The pods (and the config they read) that eck-operator 3.5.0 and fluent-bit 0.58.1 render
+    for the plan's values, as `check --charts` with helm gets them: the charts' selector labels,
+    Fluent Bit's config in the ConfigMap it mounts, and the CA Secret whose name contains the
+    Elasticsearch Service's."""
+    def pod_template(labels, container, volumes=()):
+        return {"selector": {"matchLabels": labels},
+                "template": {"metadata": {"labels": labels}, "spec": {"containers": [container],
+                                                                      "volumes": list(volumes)}}}
+    meta = {"namespace": release.namespace}
+    if release.chart == "eck-operator":
+        labels = {"app.kubernetes.io/name": "elastic-operator", "app.kubernetes.io/instance": release.name}
+        return [{"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {**meta, "name": "elastic-operator"},
+                 "spec": {"replicas": 1, **pod_template(labels, {
+                     "name": "manager", "image": "docker.elastic.co/eck/eck-operator:3.5.0",
+                     "args": ["manager", "--config=/conf/eck.yaml"],
+                     "ports": [{"name": "https-webhook", "containerPort": 9443}]})}}]
+    labels = {"app.kubernetes.io/name": "fluent-bit", "app.kubernetes.io/instance": release.name}
+    return [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {**meta, "name": "fluent-bit"},
+             "data": {"fluent-bit.conf": release.values["config"]["outputs"]}},
+            {"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {**meta, "name": "fluent-bit"},
+             "spec": pod_template(labels, {"name": "fluent-bit", "image": "cr.fluentbit.io/fluent/fluent-bit:5.1.1",
+                                           "ports": [{"name": "http", "containerPort": 2020}]},
+                                  [{"name": "config", "configMap": {"name": "fluent-bit"}},
+                                   {"name": "es-ca", "secret": {"secretName": "logs-es-http-certs-public"}}])}]
+
+
+def _with_chart_contents(monkeypatch, outputs: str | None = None):
+    from preflight.readiness import charts
+
+    def render_all(helm, releases, kubernetes_version):
+        rendered = []
+        for release in releases:
+            if release.chart in ("eck-operator", "fluent-bit"):
+                if outputs is not None and release.chart == "fluent-bit":
+                    release.values["config"]["outputs"] = outputs
+                rendered.append(charts.Rendered(release, _chart_shaped(release)))
+            else:
+                rendered.append(charts.Rendered(release, problem="not rendered by this test"))
+        return rendered
+    monkeypatch.setattr(charts, "render_all", render_all)
+
+
+def test_rendered_fluent_bit_and_eck_operator_are_elasticsearch_clients_the_policies_allow(prod, monkeypatch):
+    """`check --charts` once reported both as undeclared: a rendered chart's pods lost the role
+    known.py gives them (and the operator's labels there were ECK's manifestGen ones), and Fluent
+    Bit names Elasticsearch in the ConfigMap it mounts, not in its command or env."""
+    _with_chart_contents(monkeypatch)
+    result = assess(registrations(prod), stack_config("prod"), charts=True, helm="helm")
+    assert any("2 of " in line and "Helm releases rendered" in line for line in result.lines), result.lines
+    es = "logging/logs (Elasticsearch)"
+    clients = {(c["from"], c["port"], c["allowed"]) for c in result.connections
+               if c["to"] == es and c["why"].startswith("Elasticsearch client")}
+    assert {("logging/fluent-bit", 9200, True), ("elastic-system/elastic-operator", 9200, True)} <= clients
+    undeclared = [f.message for f in of_check(result, "readiness-network-undeclared")]
+    assert not [m for m in undeclared if es in m], undeclared
+
+
+def test_a_chart_pod_that_only_mounts_the_ca_is_no_elasticsearch_client(prod, monkeypatch):
+    _with_chart_contents(monkeypatch, outputs="[OUTPUT]\n    Name stdout\n    Match *\n")
+    result = assess(registrations(prod), stack_config("prod"), charts=True, helm="helm")
+    assert not [c for c in result.connections if c["from"] == "logging/fluent-bit"
+                and c["why"].startswith("Elasticsearch client")]
+    undeclared = [f.message for f in of_check(result, "readiness-network-undeclared")]
+    assert any("logging/fluent-bit may connect to logging/logs (Elasticsearch) :9200/TCP" in m for m in undeclared)

@@ -108,7 +108,8 @@ def load_balancer_services(release: Release) -> list[dict[str, Any]]:
 
 
 def chart_pods(release: Release) -> list[dict[str, Any]]:
-    """Pods a chart runs, as the chart's selector labels and ports give them; `api`: they call
+    """Pods a chart runs, as the chart's selector labels and ports give them (a rendered chart's
+    pods that carry those labels take the entry's role); `api`: they call
     the Kubernetes API (controllers, discovery, Fluent Bit's kubernetes filter); `scrape`: the
     port the chart's own ServiceMonitor has Prometheus scrape, when its values turn one on."""
     values, name = release.values, release.name
@@ -133,8 +134,13 @@ def chart_pods(release: Release) -> list[dict[str, Any]]:
                                                    "app.kubernetes.io/instance": name}, "ports": {"http": 2020},
                  "api": True, "scrape": "http" if dig(values, "serviceMonitor", "enabled") is True else None}]
     if release.chart == "eck-operator":
-        return [{"role": "operator", "labels": {"control-plane": "elastic-operator"}, "ports": {"https": 9443},
-                 "api": True}]
+        # The chart's selectorLabels (templates/_helpers.tpl; `control-plane: elastic-operator`
+        # only under global.manifestGen, for ECK's all-in-one manifests); nameOverride defaults
+        # to elastic-operator in its values.yaml.
+        labels = {"control-plane": "elastic-operator"} if dig(values, "global", "manifestGen") is True else {
+            "app.kubernetes.io/name": values.get("nameOverride") or "elastic-operator",
+            "app.kubernetes.io/instance": name}
+        return [{"role": "operator", "labels": labels, "ports": {"https": 9443}, "api": True}]
     if release.chart == "cert-manager":
         monitored = dig(values, "prometheus", "enabled") is not False and \
             dig(values, "prometheus", "servicemonitor", "enabled") is True

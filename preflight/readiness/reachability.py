@@ -99,6 +99,12 @@ def build_network(cluster: Cluster, releases: list[Release], rendered: dict[str,
         for entry in chart_pods(release):
             # Operator-made pods (Prometheus) never appear in a chart's rendered contents.
             if release.name in rendered_releases and entry["role"] != "prometheus":
+                # The chart's own pods play the part known.py names, so the connections declared
+                # by role (the ECK operator -> Elasticsearch) hold whether or not helm rendered them.
+                for endpoint in endpoints:
+                    if (endpoint.release, endpoint.namespace) == (release.name, release.namespace) \
+                            and selects({"matchLabels": entry["labels"]}, endpoint.labels):
+                        endpoint.role = entry["role"]
                 continue
             endpoints.append(_known_endpoint(entry, release.namespace, release.name, release.name))
             services += _known_services(entry, release.namespace)
@@ -147,7 +153,22 @@ def _service_targets(network: Network, namespace: str, name: str, port: Any) -> 
     return result
 
 
-def _mentions(workload: Optional[Workload], text: str) -> bool:
+def _mounted_config_maps(workload: Workload) -> set[str]:
+    """ConfigMaps a pod reads its configuration from: volumes (projected too) and envFrom."""
+    names = set()
+    for volume in workload.spec.get("volumes") or []:
+        if not isinstance(volume, Mapping):
+            continue
+        sources = [volume, *(dig(volume, "projected", "sources") or [])]
+        names |= {dig(s, "configMap", "name") for s in sources if isinstance(s, Mapping)}
+    for container in workload.containers():
+        names |= {dig(e, "configMapRef", "name") for e in container.get("envFrom") or [] if isinstance(e, Mapping)}
+    return {n for n in names if n}
+
+
+def _mentions(workload: Optional[Workload], text: str, cluster: Cluster) -> bool:
+    """The pod names `text` in its command, args, env or a ConfigMap it reads (Fluent Bit's
+    outputs are in its config file)."""
     if workload is None:
         return False
     for container in workload.containers():
@@ -155,7 +176,9 @@ def _mentions(workload: Optional[Workload], text: str) -> bool:
                   *(str(e.get("value") or "") for e in container.get("env") or [] if isinstance(e, Mapping))]
         if any(text in str(f) for f in fields):
             return True
-    return False
+    mounted = _mounted_config_maps(workload)
+    return any(text in str(c.get("data") or {}) for c in cluster.in_namespace("ConfigMap", workload.namespace)
+               if c.name in mounted)
 
 
 def intents(cluster: Cluster, network: Network, releases: list[Release], solvers: list[Solver],
@@ -280,7 +303,7 @@ def intents(cluster: Cluster, network: Network, releases: list[Release], solvers
         service = f"{elasticsearch.name.split('/')[1].split(' ')[0]}-es-http"
         for client in pods:
             config = _release_values(releases, client.release) if client.workload is None else None
-            if _mentions(client.workload, service) or (config is not None and service in str(config)) \
+            if _mentions(client.workload, service, cluster) or (config is not None and service in str(config)) \
                     or client.role == "Kibana" or client.role == "operator":
                 want(client, elasticsearch, 9200, f"Elasticsearch client ({client.role or 'names ' + service})")
     return wanted, notes
