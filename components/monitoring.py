@@ -250,9 +250,14 @@ class GrafanaIngress(pulumi.ComponentResource):
     def __init__(self, name: str, args: GrafanaIngressArgs, opts: Optional[pulumi.ResourceOptions] = None):
         context = args.context
         super().__init__("eks-platform:observability:GrafanaIngress", name, None, context.layer_options(opts))
+        # Until this component existed (ec7aec4) the Ingress was Monitoring("monitoring")'s child
+        # `monitoring-grafana-ingress`: the alias keeps an existing stack's Ingress, which would
+        # otherwise be deleted and created again, leaving Grafana unserved in between.
+        moved_from = pulumi.Alias(name="monitoring-grafana-ingress",
+                                  parent=pulumi.create_urn("monitoring", "eks-platform:observability:Monitoring"))
         tls_ingress(f"{name}-ingress", name="grafana", namespace=NAMESPACE, host=args.host,
                     service_name=GRAFANA_SERVICE, service_port=80, issuer=context.default_issuer,
                     labels={"app.kubernetes.io/name": "grafana"},
-                    opts=pulumi.ResourceOptions(parent=self, provider=context.provider,
+                    opts=pulumi.ResourceOptions(parent=self, provider=context.provider, aliases=[moved_from],
                                                 depends_on=[args.grafana, *context.ingress_controller]))
         self.register_outputs({})

@@ -5,7 +5,8 @@ worker thread, which fails now and then ("attached to a different loop", ../shar
 and loses what a plan needs to show (parent, dependencies, protect, provider). This monitor
 reads the wire `Struct` itself: references become the URN they point to, secrets are
 unwrapped (their paths remembered), and integral numbers are ints again (the wire only has
-floats, and Kubernetes schemas reject `replicas: 2.0`).
+floats, and Kubernetes schemas reject `replicas: 2.0`). Aliases are recorded as the URNs the
+engine would resolve them to, so a plan shows which existing resource a moved one stays.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any, Optional
 
 from google.protobuf import json_format, struct_pb2
 from pulumi.runtime import rpc
+from pulumi.runtime.settings import get_project, get_stack
 from pulumi.runtime.mocks import MockMonitor, MockResourceArgs
 from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.sync_await import _sync_await
@@ -40,12 +42,15 @@ class Registration:
     inputs: dict[str, Any]
     secret_paths: list[str] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
+    aliases: list[str] = field(default_factory=list)
+    """Earlier URNs of this resource (`aliases=`): an existing stack's resource there is kept."""
 
     def as_json(self) -> dict[str, Any]:
         return {
             "urn": self.urn, "type": self.type, "name": self.name, "parent": self.parent,
             "custom": self.custom, "protect": self.protect, "provider": self.provider,
             "dependencies": self.dependencies, "inputs": self.inputs, "secretPaths": self.secret_paths,
+            "aliases": self.aliases,
         }
 
 
@@ -69,6 +74,35 @@ def plain(value: Any, path: str = "", secrets: Optional[list[str]] = None) -> An
 
 def struct_to_plain(struct: struct_pb2.Struct, secrets: Optional[list[str]] = None) -> dict[str, Any]:
     return plain(json_format.MessageToDict(struct), "", secrets)
+
+
+STACK_TYPE = "pulumi:pulumi:Stack"
+
+
+def engine_urn(stack: str, project: str, parent: str, type_: str, name: str) -> str:
+    """The URN the engine gives a resource: its parent's qualified type before its own, unless
+    the parent is the stack (the mock monitor's URNs keep the stack's type there)."""
+    qualified = parent.split("::")[2] if parent else STACK_TYPE
+    qualified = qualified.removeprefix(f"{STACK_TYPE}$")
+    if qualified != STACK_TYPE:
+        type_ = f"{qualified}${type_}"
+    return f"urn:pulumi:{stack}::{project}::{type_}::{name}"
+
+
+def alias_urns(request: resource_pb2.RegisterResourceRequest) -> list[str]:
+    """The request's aliases as URNs, resolved as the engine resolves alias specs: each field the
+    spec leaves empty is the resource's own (name, type, stack, project, parent)."""
+    urns = list(request.aliasURNs)
+    for alias in request.aliases:
+        if alias.WhichOneof("alias") == "urn":
+            urns.append(alias.urn)
+            continue
+        spec = alias.spec
+        # The SDK sends an empty parentUrn for "the current parent", noParent for "none".
+        parent = spec.parentUrn or ("" if spec.noParent else request.parent)
+        urns.append(engine_urn(spec.stack or get_stack(), spec.project or get_project(), parent,
+                               spec.type or request.type, spec.name or request.name))
+    return sorted(set(urns))
 
 
 def provider_urn(reference: str) -> str:
@@ -101,7 +135,7 @@ class RecordingMonitor(MockMonitor):
             protect=request.protect if request.HasField("protect") else False,
             provider=provider_urn(request.provider),
             dependencies=sorted(set(request.dependencies)),
-            inputs=inputs, secret_paths=secret_paths, outputs=state,
+            inputs=inputs, secret_paths=secret_paths, outputs=state, aliases=alias_urns(request),
         ))
         self.resources[urn] = MockMonitor.ResourceRegistration(urn, id_, state)
         obj_proto = _sync_await(rpc.serialize_properties(state, {}))

@@ -78,7 +78,8 @@ def read_plan(path: Path) -> tuple[Plan, StackConfig]:
                                 is_secret=stack_file.is_secret)
     resources = [Registration(urn=r["urn"], type=r["type"], name=r["name"], parent=r["parent"], custom=r["custom"],
                               protect=r["protect"], provider=r["provider"], dependencies=r["dependencies"],
-                              inputs=r["inputs"], secret_paths=r["secretPaths"]) for r in data["resources"]]
+                              inputs=r["inputs"], secret_paths=r["secretPaths"], aliases=r.get("aliases") or [])
+                 for r in data["resources"]]
     outputs = data.get("outputs") or {}
     plan = Plan(stack=stack, resources=resources, outputs=outputs,
                 secret_outputs=[k for k, v in outputs.items() if v == "[secret]"],

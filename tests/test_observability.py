@@ -278,6 +278,18 @@ def test_console_ingress_is_created_after_the_ingress_controller(plan: PlanView,
     assert release(plan, "traefik")["urn"] in ingress[0]["dependencies"]
 
 
+def test_grafana_ingress_keeps_the_urn_it_had_inside_monitoring(plan: PlanView):
+    """Until ec7aec4 the Ingress was Monitoring's child `monitoring-grafana-ingress`; without the
+    alias `pulumi up` on an existing stack would delete it and create it again (and Traefik
+    would serve no Grafana in between)."""
+    ingress = plan.one("kubernetes:networking.k8s.io/v1:Ingress", "grafana-ingress")
+    stack = plan.data["stack"]
+    old_urn = (f"urn:pulumi:{stack}::eks-platform::eks-platform:observability:Monitoring"
+               f"$kubernetes:networking.k8s.io/v1:Ingress::monitoring-grafana-ingress")
+    assert old_urn in ingress.get("aliases", []), ingress.get("aliases")
+    assert old_urn not in plan.by_urn, "no resource of today's program holds the old URN"
+
+
 # -- Grafana reads ConfigMaps only, and upgrades without Multi-Attach (finding 6) ----------
 
 def test_grafana_sidecars_read_configmaps_only_through_a_configmap_only_cluster_role(plan: PlanView):

@@ -14,7 +14,8 @@ import pytest
 from conftest import ROOT, run_preflight
 from helpers import assert_bad_input
 
-JSON_KEYS = {"urn", "type", "name", "parent", "custom", "protect", "provider", "dependencies", "inputs", "secretPaths"}
+JSON_KEYS = {"urn", "type", "name", "parent", "custom", "protect", "provider", "dependencies", "inputs", "secretPaths",
+             "aliases"}
 
 
 def test_plan_prints_a_tree_with_counts(plans):
@@ -42,6 +43,28 @@ def test_plan_json_has_the_documented_shape(plans):
 def test_resource_references_are_recorded_as_urns(plans):
     node_group = plans["dev"].one("eks:index:ManagedNodeGroup", "nodes-system-a")
     assert node_group["inputs"]["cluster"] == plans["dev"].one("eks:index:Cluster")["urn"]
+
+
+def test_aliases_are_recorded_as_the_urns_the_engine_resolves(monkeypatch):
+    from pulumi.runtime.proto import alias_pb2, resource_pb2
+
+    from preflight import monitor
+
+    monkeypatch.setattr(monitor, "get_stack", lambda: "prod")
+    monkeypatch.setattr(monitor, "get_project", lambda: "p")
+    component = "urn:pulumi:prod::p::pulumi:pulumi:Stack$my:mod:Box::box"  # the mock's top-level URN
+    request = resource_pb2.RegisterResourceRequest(
+        type="my:mod:Thing", name="box-thing", parent=component, aliases=[
+            alias_pb2.Alias(spec=alias_pb2.Alias.Spec(type="my:old:Thing", parentUrn="")),  # current parent
+            alias_pb2.Alias(spec=alias_pb2.Alias.Spec(name="thing", noParent=True)),
+            alias_pb2.Alias(spec=alias_pb2.Alias.Spec(name="old-thing", project="q",
+                                                      parentUrn="urn:pulumi:prod::q::my:mod:Old::old")),
+            alias_pb2.Alias(urn="urn:pulumi:dev::p::my:mod:Thing::as-given")])
+    assert monitor.alias_urns(request) == sorted([
+        "urn:pulumi:prod::p::my:mod:Box$my:old:Thing::box-thing",
+        "urn:pulumi:prod::p::my:mod:Thing::thing",
+        "urn:pulumi:prod::q::my:mod:Old$my:mod:Thing::old-thing",
+        "urn:pulumi:dev::p::my:mod:Thing::as-given"])
 
 
 def test_bad_config_exits_2_without_traceback(tmp_path):
