@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Callable, NamedTuple, Optional
 
 from components.app_features import (AUTOSCALING, DISRUPTION_BUDGET, EXPOSURE, FEATURE_KEYS, HEADLESS_SERVICE,
                                      METRICS, PROBES, REPLICAS, ROLLOUT, SERVICE, VOLUMES)
-from components.app_workload import deployment_spec, stateful_set_spec
+from components.app_workload import cron_job_spec, deployment_spec, stateful_set_spec
 
 if TYPE_CHECKING:
     from components.config.tenancy import AppConfig
@@ -74,6 +74,10 @@ WORKLOAD_KINDS: tuple[WorkloadKind, ...] = (
     WorkloadKind("StatefulSet", "apps/v1", "statefulset", "stateful", stateful_set_spec,
                  _SERVING | {HEADLESS_SERVICE, AUTOSCALING, VOLUMES}, always_headless=True,
                  name_limit=NameLimit(52, "its pods' controller-revision-hash label adds 11")),
+    # Runs to completion on a schedule and serves nothing. Its Jobs are named
+    # `<name>-<scheduled minute>`, which the API server keeps within 63 characters.
+    WorkloadKind("CronJob", "batch/v1", "cronjob", "cronJob", cron_job_spec, frozenset(),
+                 name_limit=NameLimit(52, "its Jobs' names add 11: a dash and the scheduled time")),
 )
 
 

@@ -4,6 +4,7 @@ the policy pack) read exactly what the workload will carry."""
 
 from __future__ import annotations
 
+import copy
 from typing import TYPE_CHECKING, Any
 
 from components.app_features import PROBES, REPLICAS, SERVICE, VOLUMES
@@ -84,7 +85,8 @@ def container(app: AppConfig, kind: WorkloadKind) -> dict[str, Any]:
         **({"ports": [{"name": PORT_NAME, "containerPort": app.port, "protocol": "TCP"}]} if serving else {}),
         "env": env(app),
         "resources": app.resources.as_kubernetes(),
-        "securityContext": RESTRICTED_CONTAINER_SECURITY_CONTEXT,
+        # A copy: a caller that edits the spec must not edit every other app's.
+        "securityContext": copy.deepcopy(RESTRICTED_CONTAINER_SECURITY_CONTEXT),
         "volumeMounts": mounts,
         **(probes(app) if PROBES in kind.supports else {}),
     }
@@ -156,6 +158,27 @@ def stateful_set_spec(app: AppConfig, kind: WorkloadKind, placement: WorkloadPla
             "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": storage_class,
                      "resources": {"requests": {"storage": f"{app.stateful.storage_gi}Gi"}}},
         }],
+    }
+
+
+def cron_job_spec(app: AppConfig, kind: WorkloadKind, placement: WorkloadPlacement) -> dict[str, Any]:
+    """batch/v1 CronJob: the app's pod, once per scheduled run, to completion."""
+    assert app.cron_job is not None
+    cron = app.cron_job
+    template = pod_template(app, kind, placement)
+    # A Job's pod must not restart in place; a failed run is retried as a new pod (backoffLimit).
+    template["spec"]["restartPolicy"] = "Never"
+    return {
+        "schedule": cron.schedule,
+        "concurrencyPolicy": cron.concurrency_policy,
+        "startingDeadlineSeconds": cron.starting_deadline_seconds,
+        "successfulJobsHistoryLimit": cron.successful_jobs_history_limit,
+        "failedJobsHistoryLimit": cron.failed_jobs_history_limit,
+        "jobTemplate": {
+            "metadata": {"labels": app_labels(placement.team, app.name)},
+            "spec": {"backoffLimit": cron.backoff_limit, "activeDeadlineSeconds": cron.active_deadline_seconds,
+                     "template": template},
+        },
     }
 
 

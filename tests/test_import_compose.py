@@ -615,4 +615,4 @@ def test_an_existing_team_whose_quota_only_fits_the_minimum_is_told_what_to_rais
     config = stack_copy(tmp_path)
     code, out, _ = cli(capsys, str(compose), "--team", "analytics", "--config", str(config), "--write")
     assert code == 0  # 2 x 2 CPU each at the HPA minimum fits the default 20 CPU; 10 x 2 each does not
-    assert "raise requestsCpu to 41; limitsCpu to 41 (teams[1].quota)" in out  # with reports: 40.25
+    assert "raise requestsCpu to 41; limitsCpu to 41 (teams[1].quota)" in out  # with reports and reports-rollup: 40.5

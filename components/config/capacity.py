@@ -1,5 +1,6 @@
 """A team's ResourceQuota must hold its apps: the sums of requests, limits, storage and claims
-at each app's minimum replica count (HPA minReplicas, else replicas).
+at each app's minimum replica count (HPA minReplicas, else replicas; one pod for a kind that
+runs one pod at a time, such as a CronJob's run).
 
 That is the steady state only. A rollout adds up to maxSurge pods on top and the HPA scales
 beyond the minimum; headroom for those is a readiness concern, not a config error."""
@@ -7,6 +8,9 @@ beyond the minimum; headroom for those is a readiness concern, not a config erro
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+
+from components.app_features import REPLICAS
+from components.app_kinds import kind_of
 
 from .base import quantity_value
 from .issues import ConfigIssue
@@ -18,6 +22,8 @@ GI = 2**30
 
 
 def min_replicas(app: "AppConfig") -> int:
+    if REPLICAS not in kind_of(app).supports:
+        return 1
     return app.autoscaling.min_replicas if app.autoscaling else app.replicas
 
 

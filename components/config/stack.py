@@ -11,6 +11,9 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
+from components.app_features import SERVICE
+from components.app_kinds import kind_of
+
 from .access import access_issues, endpoint_network_issues
 from .base import StrictModel, WorkloadIdentity, quantity_value
 from .capacity import quota_issues
@@ -253,6 +256,7 @@ def _solver_limit_issues(team: TeamConfig, team_path: str) -> list[ConfigIssue]:
 def _app_issues(app, app_path: str, app_names: list[str], team: TeamConfig,
                 hosts: dict[str, str]) -> list[ConfigIssue]:
     issues: list[ConfigIssue] = []
+    apps = {other.name: other for other in team.apps}
     for d, dependency in enumerate(app.depends_on):
         if dependency == app.name:
             issues.append(ConfigIssue(f"{app_path}.dependsOn[{d}]", "an app cannot depend on itself"))
@@ -261,6 +265,10 @@ def _app_issues(app, app_path: str, app_names: list[str], team: TeamConfig,
                 f"{app_path}.dependsOn[{d}]",
                 f"no app named {dependency!r} in team {team.name!r} (apps: {sorted(app_names)})",
             ))
+        elif SERVICE not in kind_of(apps[dependency]).supports:
+            issues.append(ConfigIssue(f"{app_path}.dependsOn[{d}]", (
+                f"app {dependency!r} is a {kind_of(apps[dependency]).kind}, which serves no port, so nothing can "
+                f"call it; remove {dependency!r} from dependsOn (to share a value, use secretRefs)")))
 
     if app.host:
         if app.host in hosts:
@@ -270,7 +278,6 @@ def _app_issues(app, app_path: str, app_names: list[str], team: TeamConfig,
         else:
             hosts[app.host] = app_path
 
-    apps = {other.name: other for other in team.apps}
     for key, ref in app.secret_refs.items():
         where = f"{app_path}.secretRefs.{key}"
         if ref.app == app.name:

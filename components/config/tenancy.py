@@ -14,6 +14,7 @@ from policies.rules.image_reference import image_pin_problem
 
 from .base import (GP3_MAX_GIB, DnsLabel, Hostname, IamPrincipalArn, Quantity, Secret, ServiceName, StrictModel,
                    WorkloadIdentity, quantity_value)
+from .cron import CronSchedule
 from .services import ResourcesConfig
 
 
@@ -173,6 +174,29 @@ class StatefulConfig(StrictModel):
     prod, false in dev; a retained volume is deleted by hand (docs/runbook.md)."""
 
 
+class CronJobConfig(StrictModel):
+    """Run the app as a CronJob: one pod per scheduled run, to completion. It serves nothing, so
+    it has no Service, HPA, PDB, probes, host or metrics, and no app can depend on it."""
+
+    schedule: CronSchedule
+    """When a run starts, in UTC: minute hour day-of-month month day-of-week, e.g. '30 2 * * *'."""
+    concurrency_policy: Literal["Forbid", "Replace", "Allow"] = "Forbid"
+    """A run due while the last one still runs: Forbid skips it, Replace stops the old run,
+    Allow runs both (with Replace or Allow the team quota needs room for two runs)."""
+    starting_deadline_seconds: int = Field(300, ge=10, le=86400)
+    """A run that cannot start within this many seconds of its time is skipped (counted as
+    missed), so a controller outage does not start a burst of late runs."""
+    successful_jobs_history_limit: int = Field(3, ge=0, le=100)
+    """Finished successful runs (Jobs and their pods) kept for inspection."""
+    failed_jobs_history_limit: int = Field(1, ge=0, le=100)
+    """Failed runs kept for inspection (`kubectl logs job/<name>`)."""
+    active_deadline_seconds: int = Field(3600, ge=1)
+    """A run still going after this many seconds is stopped and counts as failed; with Forbid,
+    a run that hangs would otherwise block every later one."""
+    backoff_limit: int = Field(2, ge=0, le=100)
+    """Retries of a failed run (each a new pod) before the run counts as failed."""
+
+
 class SecretRefConfig(StrictModel):
     """A key of another app's Secret (same team), e.g. the database's password for its client."""
 
@@ -190,14 +214,14 @@ class _Refused:
 
 
 class AppConfig(StrictModel):
-    """One app of a team: a Deployment (or StatefulSet) with everything around it."""
+    """One app of a team: a Deployment (or a StatefulSet, or a CronJob) with everything around it."""
 
     name: ServiceName
-    """Names the app's Service, Deployment or StatefulSet, ServiceAccount and PDB."""
+    """Names the app's workload (Deployment, StatefulSet or CronJob), Service, ServiceAccount and PDB."""
     image: str
     """Container image pinned by tag or digest, e.g. ghcr.io/example/web:1.4.2 (never :latest)."""
     port: int = Field(8080, ge=1, le=65535)
-    """Container port the Service, probes and metrics use."""
+    """Container port the Service, probes and metrics use (not for a CronJob, which serves none)."""
     replicas: int = Field(2, ge=1, le=100)
     """A fixed pod count, for an app without autoscaling (with an HPA, use autoscaling.minReplicas)."""
     resources: AppResourcesConfig = Field(default_factory=AppResourcesConfig)
@@ -205,9 +229,9 @@ class AppConfig(StrictModel):
     """An HPA. Left out: on (these defaults) for a Deployment, off for a stateful app, whose
     pods are not interchangeable. `autoscaling: null` turns it off; `{}` turns it on."""
     max_surge: str = "25%"
-    """Extra pods a rollout may add: a count (1) or a percentage ('25%'), at most 100%."""
+    """Extra pods a Deployment's rollout may add: a count (1) or a percentage ('25%'), at most 100%."""
     max_unavailable: str = "0"
-    """Pods a rollout may take down: a count or a percentage, at most 100%; not both 0 with maxSurge."""
+    """Pods a Deployment's rollout may take down: a count or a percentage, at most 100%; not both 0 with maxSurge."""
     env: dict[str, str] = Field(default_factory=dict)
     """Plain environment variables (names: letters, digits, '_'; not KUBERNETES_SERVICE_* or KUBERNETES_PORT*)."""
     secrets: dict[str, Secret] = Field(default_factory=dict)
@@ -222,6 +246,7 @@ class AppConfig(StrictModel):
     probe: ProbeConfig = Field(default_factory=ProbeConfig)
     metrics: Optional[MetricsConfig] = None
     stateful: Optional[StatefulConfig] = None
+    cron_job: Optional[CronJobConfig] = None
     min_available: Optional[int] = Field(None, ge=0)
     """PodDisruptionBudget minAvailable; by default the PDB allows one pod down at a time."""
     headless_service: bool = False

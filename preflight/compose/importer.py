@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from components.config import StackConfigError, parse_stack_config
 from components.config.base import quantity_value
+from components.config.capacity import min_replicas
 from components.config.tenancy import QuotaConfig, TeamConfig
 from preflight.stackfile import StackFileError, read_stack_file
 
@@ -174,7 +175,7 @@ def _needs(team: TeamConfig) -> dict[str, float]:
     needs = {"requests_cpu": 0.0, "requests_memory": 0.0, "limits_cpu": 0.0, "limits_memory": 0.0,
              "requests_storage": 0.0, "persistent_volume_claims": 0.0}
     for app in team.apps:
-        pods = app.autoscaling.max_replicas if app.autoscaling else app.replicas
+        pods = app.autoscaling.max_replicas if app.autoscaling else min_replicas(app)
         for kind in ("cpu", "memory"):
             needs[f"requests_{kind}"] += pods * quantity_value(getattr(app.resources, f"{kind}_request"))
             needs[f"limits_{kind}"] += pods * quantity_value(getattr(app.resources, f"{kind}_limit"))

@@ -185,9 +185,15 @@ def workload_of(obj: Obj, hpa_min: dict[tuple[str, str, str], int]) -> Optional[
         replicas = hpa_min.get((obj.namespace, kind, obj.name), replicas)
     elif kind == "Job":
         replicas = as_int(obj.get("spec", "parallelism"), 1)
+    elif kind == "CronJob":
+        replicas = as_int(obj.get("spec", "jobTemplate", "spec", "parallelism"), 1)
     surge = 0
     if kind == "Deployment" and (obj.get("spec", "strategy", "type") or "RollingUpdate") == "RollingUpdate":
         surge = rolling_amount(obj.get("spec", "strategy", "rollingUpdate", "maxSurge"), replicas, "25%", True)
+    elif kind == "CronJob" and (obj.get("spec", "concurrencyPolicy") or "Allow") != "Forbid":
+        # Replace starts the next run while the last one's pods terminate; Allow runs them side
+        # by side: at least one more run's pods than Forbid.
+        surge = replicas
     claims = list(obj.get("spec", "volumeClaimTemplates") or []) if kind == "StatefulSet" else []
     return Workload(obj, spec, labels, replicas, surge, metadata=dig(template, "metadata") or {},
                     volume_claims=claims)
