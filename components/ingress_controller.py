@@ -45,19 +45,26 @@ def controller_nlb_annotations(scheme: str, tags: dict[str, str]) -> dict[str, s
     """An NLB through the AWS Load Balancer Controller's Service annotations
     (docs/guide/service/annotations.md at v3.5.0). Targets are Traefik's pod IPs (the VPC CNI
     gives pods VPC addresses): no NodePort hop, and the NLB health-checks each pod on its traffic
-    port. IP targets hide the client's address unless the target group preserves it. The
-    controller gives the NLB a security group and lets only that group reach the pods' ports."""
-    return {
+    port. The controller gives the NLB a security group and lets only that group reach the pods'
+    ports."""
+    annotations = {
         # Also keeps the in-tree provider off the Service should the class ever be dropped.
         "service.beta.kubernetes.io/aws-load-balancer-type": "external",
         "service.beta.kubernetes.io/aws-load-balancer-nlb-target-type": "ip",
         # The controller's default is internal.
         "service.beta.kubernetes.io/aws-load-balancer-scheme": scheme,
         "service.beta.kubernetes.io/aws-load-balancer-attributes": "load_balancing.cross_zone.enabled=true",
-        "service.beta.kubernetes.io/aws-load-balancer-target-group-attributes": "preserve_client_ip.enabled=true",
         "service.beta.kubernetes.io/aws-load-balancer-additional-resource-tags":
             ",".join(f"{key}={value}" for key, value in sorted(tags.items())),
     }
+    if scheme == "internet-facing":
+        # IP targets see the NLB's address unless the target group keeps the client's. Not for an
+        # internal NLB: an NLB that keeps client addresses cannot loop a connection back to the
+        # node it came from (no NAT loopback), and in-VPC clients, pods included, would then time
+        # out on nodes that run Traefik. Pods reach an internet-facing NLB through the NAT gateways.
+        annotations["service.beta.kubernetes.io/aws-load-balancer-target-group-attributes"] = \
+            "preserve_client_ip.enabled=true"
+    return annotations
 
 
 def traefik_service(config: IngressConfig, tags: dict[str, str]) -> dict[str, Any]:

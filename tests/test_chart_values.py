@@ -149,6 +149,7 @@ SIZED_BY_OUR_VALUES = {
     "kube-prometheus-stack": ("prometheusOperator.resources", "prometheusOperator.admissionWebhooks.patch.resources",
                               "kube-state-metrics.resources", "prometheus-node-exporter.resources",
                               "grafana.resources", "grafana.sidecar.resources"),
+    "aws-load-balancer-controller": ("resources",),
 }
 
 

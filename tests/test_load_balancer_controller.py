@@ -61,15 +61,25 @@ def test_with_the_controller_traefik_asks_it_for_an_ip_target_nlb(scheme):
     assert service["spec"] == {"type": "LoadBalancer", "loadBalancerClass": NLB_LOAD_BALANCER_CLASS,
                                "allocateLoadBalancerNodePorts": False}
     annotations = service["annotations"]
-    assert annotations == {
+    assert {key: value for key, value in annotations.items() if "target-group-attributes" not in key} == {
         f"{ANNOTATION}type": "external",
         f"{ANNOTATION}nlb-target-type": "ip",
         f"{ANNOTATION}scheme": scheme,
         f"{ANNOTATION}attributes": "load_balancing.cross_zone.enabled=true",
-        f"{ANNOTATION}target-group-attributes": "preserve_client_ip.enabled=true",
         f"{ANNOTATION}additional-resource-tags": "eks-platform/cluster=c,managed-by=pulumi",
     }
     assert not set(IN_TREE_ONLY) & set(annotations)
+
+
+def test_only_an_internet_facing_nlb_keeps_the_client_address():
+    """In-VPC clients of an internal NLB that keeps client addresses time out when the NLB picks
+    a Traefik pod on their own node (no NAT loopback); internet clients and pods, through NAT,
+    reach an internet-facing one from outside."""
+    def attributes(scheme):
+        config = ingress(loadBalancerScheme=scheme, loadBalancerController={"enabled": True})
+        return traefik_values(config, False, TAGS)["service"]["annotations"].get(f"{ANNOTATION}target-group-attributes")
+    assert attributes("internet-facing") == "preserve_client_ip.enabled=true"
+    assert attributes("internal") is None
 
 
 def test_the_controller_is_off_unless_the_stack_turns_it_on():
