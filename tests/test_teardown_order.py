@@ -44,4 +44,7 @@ def test_traefik_goes_before_the_load_balancer_controller(plan: PlanView):
     releases = {r["inputs"]["chart"]: r for r in plan.of_type("kubernetes:helm.sh/v3:Release")}
     controller, traefik = releases["aws-load-balancer-controller"], releases["traefik"]
     assert controller["urn"] in traefik["dependencies"]
+    # An atomic Release is uninstalled with --wait (pulumi-kubernetes #1742): its deletion returns
+    # once the Service is gone, that is once the controller has released its finalizer.
+    assert traefik["inputs"]["atomic"] is True
     assert traefik["inputs"]["values"]["service"]["spec"]["loadBalancerClass"] == "service.k8s.aws/nlb"
