@@ -197,3 +197,20 @@ def test_charts_that_ask_for_a_kind_render_as_a_real_cluster_answers(helm, chart
     assert rendered.problem == ""
     pdb = next(m for m in rendered.manifests if m["kind"] == "PodDisruptionBudget")
     assert pdb["apiVersion"] == "policy/v1"
+
+
+def test_a_charts_nlb_service_must_wait_for_the_load_balancer_controller(helm, chart_repo, tmp_path, monkeypatch):
+    """Rendered chart contents: the Service of the controller's class inside a release makes the
+    release wait for the controller's (whose own contents need not render)."""
+    monkeypatch.setattr(charts, "CACHE_DIR", tmp_path)
+    controller = _release(f"file://{tmp_path / 'no-repository'}", {}, version="3.5.0",
+                          chart="aws-load-balancer-controller", name="lbc", namespace="lbc")
+    demo = _release(f"file://{chart_repo}", {"serviceType": "LoadBalancer", "loadBalancerClass": "service.k8s.aws/nlb"})
+
+    def order(dependencies):
+        demo.dependencies = dependencies
+        return [f for f in assess([_namespace("restricted")], registrations=[controller, demo], charts=True,
+                                  helm=helm).findings if f.check == "readiness-order-load-balancer"]
+    [finding] = order([])
+    assert "Service demo/demo-web (class service.k8s.aws/nlb)" in finding.message and "lbc-chart" in finding.message
+    assert order([controller.urn]) == []

@@ -208,9 +208,8 @@ def _load_balancer_services(graph: Graph, cluster: Cluster, releases: list[Relea
     """(label, URN of what creates it, spec, annotations) of every LoadBalancer Service: plain
     objects, chart contents when rendered, else what known.py says a chart makes."""
     by_label = {release.label: release for release in releases}
-    found, rendered = [], set()
+    found, rendered = [], {obj.origin for obj in cluster.objects}
     for service in cluster.of_kind("Service"):
-        rendered.add(service.origin)
         creator = service.urn if service.urn in graph.by_urn else getattr(by_label.get(service.origin), "urn", "")
         if creator and service.get("spec", "type") == "LoadBalancer":
             found.append((service.label, creator, service.get("spec") or {},
