@@ -94,11 +94,11 @@ class LoadBalancerController(pulumi.ComponentResource):
                                        in_cluster)
         role = WorkloadRole(f"{name}-role", WorkloadRoleArgs(
             identity=context.identity, namespace=NAMESPACE, service_account=SERVICE_ACCOUNT,
-            inline_policy=controller_policy(context.partition), tags=context.tags,
+            kind=context.workload_identity, inline_policy=controller_policy(context.partition), tags=context.tags,
         ), opts=pulumi.ResourceOptions(parent=self))
         values = controller_values(context.cluster_name, context.region, args.vpc_id, context.high_availability,
                                    context.tags, role.service_account_annotations)
-        # It waits for its role (and the Pod Identity association): without credentials it cannot
+        # It waits for its role (and any Pod Identity association): without credentials it cannot
         # make the NLB of the Service that waits for it.
         self.release = pinned_release(
             f"{name}-chart", "aws-load-balancer-controller", namespace.metadata.name, values,

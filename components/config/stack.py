@@ -62,7 +62,7 @@ class StackConfig(StrictModel):
     `components/config/regions.py` (which also caps network.azCount)."""
     workload_identity: WorkloadIdentity = "pod-identity"
     """How platform components (VPC CNI, EBS CSI, cluster-autoscaler, Karpenter, cert-manager's
-    DNS-01) and apps' `awsPolicyArns` get their IAM roles: `pod-identity` (EKS Pod Identity
+    DNS-01, the AWS Load Balancer Controller) and apps' `awsPolicyArns` get their IAM roles: `pod-identity` (EKS Pod Identity
     associations, the eks-pod-identity-agent add-on) or `irsa` (the OIDC provider and the
     role-arn annotation). Moving a running stack: docs/runbook.md."""
     network: NetworkConfig = Field(default_factory=NetworkConfig)
