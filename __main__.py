@@ -40,7 +40,7 @@ network = Network("network", NetworkArgs(cluster_name=name, config=config.networ
 cluster = Cluster("cluster", ClusterArgs(
     cluster_name=name, config=config.cluster, addons=config.addons, vpc_id=network.vpc_id,
     private_subnet_ids=network.private_subnet_ids, public_subnet_ids=network.public_subnet_ids,
-    partition=partition, protect=config.is_prod, tags=tags,
+    partition=partition, protect=config.cluster.protect, tags=tags,
 ))
 nodes = NodeGroups("nodes", NodeGroupsArgs(
     cluster=cluster.eks_cluster, vpc_cni=cluster.vpc_cni, cluster_name=name,

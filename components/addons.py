@@ -91,10 +91,10 @@ class ClusterAddons(pulumi.ComponentResource):
         # Data that must outlive its claim (Elasticsearch in prod) uses this class.
         gp3_storage_class(f"{name}-gp3-retain", "Retain", default=False, opts=storage_opts)
 
-        replicas = 2 if context.high_availability else 1
+        replicas = args.versions.metrics_server_replicas
         pinned_release(f"{name}-metrics-server", "metrics-server", "kube-system", {
             "replicas": replicas,
-            "podDisruptionBudget": {"enabled": context.high_availability, "maxUnavailable": 1},
+            "podDisruptionBudget": {"enabled": replicas > 1, "maxUnavailable": 1},
             "resources": {"requests": {"cpu": "100m", "memory": "200Mi"},
                           "limits": {"cpu": "500m", "memory": "500Mi"}},
             # The chart's container context names runAsUser 1000 but no group (group root).

@@ -75,11 +75,10 @@ def cluster_issuer_spec(issuer: str, config: CertManagerConfig, region: str) -> 
     }}
 
 
-def cert_manager_values(high_availability: bool, role_arn: Optional[pulumi.Input[str]]) -> dict[str, Any]:
-    replicas = 2 if high_availability else 1
+def cert_manager_values(replicas: int, role_arn: Optional[pulumi.Input[str]]) -> dict[str, Any]:
     security = {"securityContext": RESTRICTED_POD_SECURITY_CONTEXT,
                 "containerSecurityContext": RESTRICTED_CONTAINER_SECURITY_CONTEXT}
-    pdb = {"enabled": high_availability, "maxUnavailable": 1}
+    pdb = {"enabled": replicas > 1, "maxUnavailable": 1}
     values: dict[str, Any] = {
         # The chart owns its CRDs, and keeps them on uninstall so certificates survive.
         "crds": {"enabled": True, "keep": True},
@@ -135,7 +134,7 @@ class CertManager(pulumi.ComponentResource):
 
         self.release = pinned_release(
             f"{name}-chart", "cert-manager", namespace.metadata.name,
-            cert_manager_values(context.high_availability, role_arn),
+            cert_manager_values(args.config.replicas, role_arn),
             pulumi.ResourceOptions.merge(in_cluster, pulumi.ResourceOptions(
                 depends_on=[namespace, *context.monitoring_crds])),
         )

@@ -26,7 +26,7 @@ class ClusterArgs:
     public_subnet_ids: list[pulumi.Input[str]]
     partition: str
     protect: bool
-    """Prod: the cluster, its KMS key and its control-plane logs survive a stray `pulumi destroy`."""
+    """cluster.protect: the cluster, its KMS key and its control-plane logs survive a stray `pulumi destroy`."""
     tags: dict[str, str] = field(default_factory=dict)
 
 

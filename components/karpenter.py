@@ -178,7 +178,7 @@ class Karpenter(pulumi.ComponentResource):
             "settings": {"clusterName": cluster_name, "interruptionQueue": queue.name},
             "serviceAccount": {"name": service_account,
                                "annotations": role.service_account_annotations},
-            "replicas": 2 if context.high_availability else 1,
+            "replicas": args.config.controller_replicas,
             # The node's (VPC) resolver, not CoreDNS: CoreDNS may come to run on nodes Karpenter
             # launches, and Karpenter must reach STS and EC2 to launch them (Karpenter v1.14
             # getting started and troubleshooting guides, "dnsPolicy=Default").

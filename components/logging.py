@@ -89,10 +89,10 @@ def elasticsearch_spec(config: ElasticsearchConfig, high_availability: bool) -> 
     }
 
 
-def kibana_spec(config: ElasticsearchConfig, high_availability: bool) -> dict[str, Any]:
+def kibana_spec(config: ElasticsearchConfig, replicas: int) -> dict[str, Any]:
     return {
         "version": config.version,
-        "count": 2 if high_availability else 1,
+        "count": replicas,
         "elasticsearchRef": {"name": ELASTICSEARCH},
         # TLS ends at Traefik with a Let's Encrypt certificate; the hop inside the cluster is
         # limited to the ingress controller by the namespace's NetworkPolicy.
@@ -194,7 +194,7 @@ class Logging(pulumi.ComponentResource):
             type="Opaque", string_data={"roles.yml": roles_yaml(INDEX_PREFIX)}, opts=in_namespace)
         operator = pinned_release(f"{name}-eck-operator", "eck-operator", OPERATOR_NAMESPACE, {
             "installCRDs": True,
-            "replicaCount": 2 if context.high_availability else 1,
+            "replicaCount": args.config.operator_replicas,
             "podSecurityContext": RESTRICTED_POD_SECURITY_CONTEXT,
             "securityContext": RESTRICTED_CONTAINER_SECURITY_CONTEXT,
             "resources": {"requests": {"cpu": "100m", "memory": "150Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}},
@@ -214,7 +214,7 @@ class Logging(pulumi.ComponentResource):
         kibana = k8s.apiextensions.CustomResource(
             f"{name}-kibana", api_version="kibana.k8s.elastic.co/v1", kind="Kibana",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=KIBANA, namespace=NAMESPACE),
-            spec=kibana_spec(config, context.high_availability),
+            spec=kibana_spec(config, args.config.kibana_replicas),
             opts=pulumi.ResourceOptions.merge(after_operator, pulumi.ResourceOptions(depends_on=[elasticsearch])),
         )
         after_elasticsearch = pulumi.ResourceOptions.merge(in_cluster, pulumi.ResourceOptions(

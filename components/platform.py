@@ -30,7 +30,8 @@ class PlatformContext:
     """Where EKS puts the API server's ENIs: NetworkPolicies that let a pod call the API name it."""
     tags: dict[str, str]
     high_availability: bool
-    """Two or more replicas spread over zones, with disruption budgets (prod)."""
+    """Replicas spread over zones as a rule, not a preference (highAvailability; its replica counts are
+    each layer's own config)."""
     retain_volumes: bool
     """Whether volumes outlive their claims when an app's config does not say (prod)."""
     default_issuer: str

@@ -10,6 +10,7 @@ import pytest
 from pydantic import BaseModel
 
 from components.config import StackConfig, parse_stack_config
+from components.config.environments import HA_MINIMUM_REPLICAS, HA_REPLICA_KEYS
 from config_cases import problems, stack_values
 
 
@@ -318,6 +319,8 @@ def test_environment_defaults_sit_under_the_stack_file(dev, prod):
     assert (parse_stack_config(prod).high_availability, parse_stack_config(prod).retain_volumes) == (True, True)
     assert (parse_stack_config(dev).high_availability, parse_stack_config(dev).retain_volumes) == (False, False)
     dev["highAvailability"] = True
+    for key in HA_REPLICA_KEYS:  # which highAvailability requires (tests/test_environment_defaults.py)
+        set_at(dev, tuple(key.split(".")), HA_MINIMUM_REPLICAS)
     prod["retainVolumes"] = False
     assert parse_stack_config(dev).high_availability is True
     assert parse_stack_config(prod).retain_volumes is False

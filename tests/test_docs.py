@@ -76,3 +76,16 @@ def test_every_key_the_shipped_stacks_use_is_in_the_reference():
         assert region and "aws:region" in documented
         used = set(keys(values, ""))
         assert used <= documented, sorted(used - documented)
+
+
+def test_the_reference_shows_each_environment_default():
+    # A key whose default differs by environment shows every environment's value, never the
+    # model's own (dev's) default alone, which would tell a prod user the wrong thing.
+    from components.config.environments import ENVIRONMENT_DEFAULTS
+    from components.config.reference import _value_text, rows
+
+    defaults = {key: default for key, _, default, _ in rows()}
+    for key, by_environment in ENVIRONMENT_DEFAULTS.items():
+        assert key in defaults, f"{key} in ENVIRONMENT_DEFAULTS is not a config key"
+        expected = ", ".join(f"{environment}: {_value_text(value)}" for environment, value in by_environment.items())
+        assert defaults[key] == expected, (key, defaults[key])

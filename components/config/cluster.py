@@ -8,6 +8,7 @@ from typing import Annotated, Literal, Optional
 
 from pydantic import Field, field_validator, model_validator
 
+from .environments import dev_default
 from .karpenter import KarpenterConfig
 from .base import (Cidr, DnsLabel, Duration, IamPrincipalArn, LabelKey, LabelValue, QuotedString, StrictModel,
                    TaintConfig, pattern)
@@ -126,6 +127,10 @@ class ClusterConfig(StrictModel):
     """The IAM role or user that runs the first `pulumi up` (the cluster's creator). pulumi-eks
     always grants it cluster-admin (bootstrapClusterCreatorAdminPermissions), so it may not be
     listed in admins, deployers, previewers or a team; stating it lets `make plan` check that."""
+    protect: bool = dev_default("cluster.protect")
+    """Protect the cluster, its KMS key and its control-plane log group: Pulumi refuses to delete
+    them (`protect`) and so does EKS (the cluster's deletion protection). To tear a protected stack
+    down, set false and `pulumi up` first (docs/runbook.md)."""
 
     @field_validator("kubernetes_version")
     @classmethod
@@ -205,6 +210,9 @@ class AddonVersionsConfig(StrictModel):
     """Must be the cluster's Kubernetes minor (v<minor>.x-eksbuild.n)."""
     ebs_csi_driver: AddonVersion = "v1.55.0-eksbuild.2"
     """Any minor EKS supports."""
+    metrics_server_replicas: int = Field(dev_default("addons.metricsServerReplicas"), ge=1, le=10)
+    """Replicas of metrics-server (installed with the add-ons from its Helm chart; the HPAs read
+    it); more than one also gets a disruption budget. At least 2 in prod and with highAvailability."""
     pod_identity_agent: AddonVersion = "v1.3.10-eksbuild.3"
     """EKS Pod Identity agent (a DaemonSet). AWS's user guide has no version table for it: this is
     the build public EKS stacks for Kubernetes 1.35 pin (found by code search, beside kube-proxy

@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
+from .environments import defaulted_keys_under, dev_default
 from .base import DnsLabel, LabelKey, LabelValue, Quantity, StrictModel, TaintConfig, pattern
 from .issues import ConfigIssue
 
@@ -84,6 +85,9 @@ class KarpenterConfig(StrictModel):
 
     controller_node_group: DnsLabel = "system"
     """The managed node group (nodeGroups[].name) the Karpenter controller runs on."""
+    controller_replicas: int = Field(dev_default("autoscaler.karpenter.controllerReplicas"), ge=1, le=10)
+    """Replicas of the Karpenter controller (one leads, the others stand by). At least 2 in prod and
+    with highAvailability."""
     retained_node_groups: list[DnsLabel] = Field(default_factory=list)
     """Other managed node groups kept while their workloads move to Karpenter nodes (nothing scales
     them); remove them from nodeGroups and here once drained."""
@@ -108,7 +112,8 @@ def karpenter_issues(autoscaler, node_groups, kubernetes_version: str) -> list[C
     """Cross-key checks of autoscaler.kind: keys of the other kind set, and with karpenter the
     node groups, NodePools and Kubernetes minor it needs."""
     if autoscaler.kind != "karpenter":
-        if "karpenter" in autoscaler.model_fields_set:
+        # The environment defaults fill autoscaler.karpenter in every stack; only the file's own keys count.
+        if autoscaler.karpenter.model_fields_set - defaulted_keys_under("autoscaler.karpenter"):
             return [ConfigIssue("autoscaler.karpenter", (
                 "is read only with autoscaler.kind: karpenter (kind is cluster-autoscaler); set the kind or remove it"))]
         return []

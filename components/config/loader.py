@@ -16,7 +16,8 @@ from pydantic import BaseModel, ValidationError
 from .plaintext import SecretCheck, holds_secret, plaintext_secret_issues, strip_type, unpack_secure_objects
 from .issues import ConfigIssue, key_path
 from .access import caller_access_issues, placeholder_issues
-from .stack import StackConfig, cross_key_issues, stack_name_issues
+from .environments import ENVIRONMENT_DEFAULTS
+from .stack import ENVIRONMENTS, StackConfig, cross_key_issues, stack_name_issues
 
 PROJECT = "eks-platform"
 REGION_KEY = "aws:region"
@@ -59,17 +60,32 @@ def parse_stack_config(raw: dict[str, Any], source: str = "stack config", *, sta
     return config
 
 
-# Every dev/prod difference, as defaults of ordinary keys: merged under the stack file, so a key
-# the file sets always wins and the components read one value instead of asking which environment.
-ENVIRONMENT_DEFAULTS: dict[str, dict[str, Any]] = {
-    "dev": {"highAvailability": False, "retainVolumes": False},
-    "prod": {"highAvailability": True, "retainVolumes": True},
-}
-
-
 def with_environment_defaults(raw: dict[str, Any]) -> dict[str, Any]:
-    defaults = ENVIRONMENT_DEFAULTS.get(raw.get("environment")) if isinstance(raw.get("environment"), str) else None
-    return {**defaults, **raw} if defaults else raw
+    """`raw` with the environment's column of ENVIRONMENT_DEFAULTS filled in under the file's
+    keys: a key the file sets (even to something invalid) is kept for the model to judge. A
+    missing section is created for its default, unless the section is required (the model then
+    says so); a section that is not a mapping is left alone (the model says so too)."""
+    environment = raw.get("environment")
+    if not isinstance(environment, str) or environment not in ENVIRONMENTS:
+        return raw
+    merged = dict(raw)
+    for key, defaults in ENVIRONMENT_DEFAULTS.items():
+        *sections, leaf = key.split(".")
+        node, path = merged, ()
+        for section in sections:
+            path += (section,)
+            if section not in node:
+                field = _field_at(path)
+                if field is None or field.is_required():
+                    break
+                node[section] = {}
+            elif not isinstance(node[section], dict):
+                break
+            node[section] = dict(node[section])  # a copy: the caller's mapping stays as given
+            node = node[section]
+        else:
+            node.setdefault(leaf, defaults[environment])
+    return merged
 
 
 def load_from_pulumi() -> StackConfig:

@@ -1,5 +1,5 @@
 """The README's config reference, generated from the model: every key, its type, its default
-and its docstring. `python -m components.config.reference` prints it; `--write README.md`
+(per environment where ENVIRONMENT_DEFAULTS gives one) and its docstring. `python -m components.config.reference` prints it; `--write README.md`
 replaces the section between the markers (tests/test_docs.py keeps README current)."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, SecretStr
 from pydantic_core import PydanticUndefined
 
+from .environments import ENVIRONMENT_DEFAULTS
 from .plaintext import strip_type
 from .stack import StackConfig
 
@@ -31,7 +32,7 @@ def rows(model: type[BaseModel] = StackConfig, prefix: str = "") -> list[tuple[s
         key = "aws:region" if (model is StackConfig and field.alias == "region") else prefix + field.alias
         child, suffix = _nested_model(field.annotation)
         annotation = typing.Annotated[(field.annotation, *field.metadata)] if field.metadata else field.annotation
-        found.append((key, _type_text(annotation, field.metadata), _default_text(field),
+        found.append((key, _type_text(annotation, field.metadata), _default_text(field, key),
                       _one_line(field.description or (child.__doc__ if child else "") or "")))
         if child is not None:
             found += rows(child, f"{key}{suffix}.")
@@ -99,12 +100,19 @@ def _describe(annotation: Any) -> str:
     return getattr(annotation, "__name__", str(annotation))
 
 
-def _default_text(field: Any) -> str:
+def _default_text(field: Any, key: str) -> str:
+    if key in ENVIRONMENT_DEFAULTS:
+        return ", ".join(f"{environment}: {_value_text(value)}"
+                         for environment, value in ENVIRONMENT_DEFAULTS[key].items())
     if field.is_required():
         return "required"
     value = field.default_factory() if field.default_factory is not None else field.default
     if value is PydanticUndefined or isinstance(value, BaseModel):
         return ""
+    return _value_text(value)
+
+
+def _value_text(value: Any) -> str:
     if value is None:
         return "none"
     if isinstance(value, bool):

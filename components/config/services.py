@@ -7,6 +7,7 @@ from typing import Annotated, Literal, Optional
 
 from pydantic import Field, field_validator, model_validator
 
+from .environments import dev_default
 from .base import GP3_MAX_GIB, Duration, Hostname, Quantity, Secret, StrictModel, pattern, quantity_value
 
 
@@ -67,6 +68,9 @@ class CertManagerConfig(StrictModel):
 
     acme_email: str
     """Contact address Let's Encrypt writes to about expiring certificates."""
+    replicas: int = Field(dev_default("certManager.replicas"), ge=1, le=10)
+    """Replicas of each of cert-manager's controller, webhook and cainjector; more than one also gets
+    a disruption budget. At least 2 in prod and with highAvailability."""
     default_issuer: Literal["letsencrypt-staging", "letsencrypt-prod"] = "letsencrypt-prod"
     """Issuer app Ingresses use: staging in dev (no rate limits), prod in prod."""
     route53_hosted_zone_id: Optional[Annotated[str, pattern(
@@ -162,7 +166,7 @@ class ElasticsearchConfig(StrictModel):
     """JVM heap; half the memory limit is the usual choice (at most two thirds)."""
     resources: ResourcesConfig = Field(default_factory=lambda: ResourcesConfig.model_validate(
         {"cpuRequest": "500m", "memoryRequest": "2Gi", "cpuLimit": "2", "memoryLimit": "2Gi"}))
-    retain_volumes: bool = False
+    retain_volumes: bool = dev_default("logging.elasticsearch.retainVolumes")
     """Keep the data volumes when a claim is deleted (StorageClass reclaimPolicy Retain)."""
 
     @model_validator(mode="after")
@@ -186,3 +190,8 @@ class LoggingConfig(StrictModel):
     """Days the ILM policy keeps log indices before deleting them."""
     kibana_host: Optional[Hostname] = None
     """Host name of Kibana's TLS Ingress; none: no Ingress."""
+    kibana_replicas: int = Field(dev_default("logging.kibanaReplicas"), ge=1, le=10)
+    """Kibana instances. At least 2 in prod and with highAvailability."""
+    operator_replicas: int = Field(dev_default("logging.operatorReplicas"), ge=1, le=10)
+    """Replicas of the ECK operator (one leads, the others stand by). At least 2 in prod and with
+    highAvailability."""

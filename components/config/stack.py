@@ -27,6 +27,7 @@ from .cluster import (
     addon_version_issues,
     node_group_name_issues,
 )
+from .environments import HA_MINIMUM_REPLICAS, HA_REPLICA_KEYS, dev_default, value_at
 from .issues import ConfigIssue, key_path
 from .karpenter import karpenter_issues
 from .names import name_issues
@@ -49,14 +50,17 @@ class StackConfig(StrictModel):
     """Everything a stack file says, under the `eks-platform:` namespace (and `aws:region`)."""
 
     environment: Literal["dev", "prod"]
-    """Picks the defaults of highAvailability and retainVolumes (ENVIRONMENT_DEFAULTS in
-    components/config/loader.py) and whether the cluster and its key are protected in prod."""
-    high_availability: bool = False
-    """Two replicas of each platform controller, spread over zones, with disruption budgets.
-    Default: true in prod, false in dev."""
-    retain_volumes: bool = False
+    """Picks the defaults of the keys that differ between dev and prod (shown as 'dev: …, prod: …'
+    here; ENVIRONMENT_DEFAULTS in components/config/environments.py); prod also requires at least
+    2 replicas of each platform controller and of Traefik."""
+    high_availability: bool = dev_default("highAvailability")
+    """Platform and app replicas spread over zones as a rule (not a preference), so losing a zone
+    leaves a replica running; requires at least 2 replicas of each platform controller
+    (addons.metricsServerReplicas, certManager.replicas, logging.operatorReplicas,
+    logging.kibanaReplicas, autoscaler.karpenter.controllerReplicas)."""
+    retain_volumes: bool = dev_default("retainVolumes")
     """Whether a stateful app's volumes outlive their claims when the app does not say
-    (stateful.retainVolume). Default: true in prod, false in dev."""
+    (stateful.retainVolume)."""
     region: str
     """AWS region of the whole stack, set as `aws:region`; one of the regions in
     `components/config/regions.py` (which also caps network.azCount)."""
@@ -145,6 +149,7 @@ def cross_key_issues(config: StackConfig) -> list[ConfigIssue]:
                 f"prod runs at least {PROD_MIN_INGRESS_REPLICAS} Traefik replicas, spread over zones, so losing "
                 f"one pod or zone does not cut off every app (given {config.ingress.replicas}); "
                 f"set {PROD_MIN_INGRESS_REPLICAS} or more, or remove the key for the default")))
+    issues += _ha_replica_issues(config)
     issues.extend(endpoint_network_issues(config))
 
     receiver_names = [receiver.name for receiver in config.monitoring.receivers]
@@ -212,6 +217,23 @@ def cross_key_issues(config: StackConfig) -> list[ConfigIssue]:
 
 # Traefik is every app's only way in.
 PROD_MIN_INGRESS_REPLICAS = 2
+
+def _ha_replica_issues(config: StackConfig) -> list[ConfigIssue]:
+    """Prod, and any stack with highAvailability, runs every platform controller at least twice."""
+    if not (config.is_prod or config.high_availability):
+        return []
+    why = ("prod runs" if config.is_prod else "highAvailability: true needs") + \
+        f" at least {HA_MINIMUM_REPLICAS} replicas of each platform controller, so losing a node or zone does not stop it"
+    issues = []
+    for key in HA_REPLICA_KEYS:
+        if config.autoscaler.kind != "karpenter" and key.startswith("autoscaler.karpenter."):
+            continue
+        replicas = value_at(config, key)
+        if replicas < HA_MINIMUM_REPLICAS:
+            fix = "or remove the key for the default" if config.is_prod else "or set highAvailability: false"
+            issues.append(ConfigIssue(key, f"{why} (given {replicas}); set {HA_MINIMUM_REPLICAS} or more, {fix}"))
+    return issues
+
 
 # The public endpoint in prod is for VPN and office ranges: refuse anything wider than a /8 in
 # total, which also catches halves and quarters that together cover the whole internet.
