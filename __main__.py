@@ -10,6 +10,7 @@ from components.autoscaler import ClusterAutoscaler, ClusterAutoscalerArgs
 from components.cert_manager import CertManager, CertManagerArgs
 from components.cluster import Cluster, ClusterArgs
 from components.config import StackConfigError, load_from_pulumi
+from components.gateway import Gateway, GatewayArgs, gateway_hosts
 from components.naming import cluster_name, common_tags
 from components.ingress_controller import IngressController, IngressControllerArgs
 from components.karpenter import Karpenter, KarpenterArgs
@@ -89,16 +90,19 @@ load_balancers = LoadBalancerController("load-balancer-controller", LoadBalancer
     context=platform, vpc_id=network.vpc_id)).release if config.ingress.load_balancer_controller.enabled else None
 ingress = IngressController("ingress", IngressControllerArgs(
     context=platform, config=config.ingress, load_balancer_controller=load_balancers))
-platform = replace(platform, ingress_controller=(ingress.release,))
+platform = replace(platform, ingress_controller=(ingress.release,), gateway_api_crds=ingress.gateway_api_crds)
+gateways = [Gateway("gateway", GatewayArgs(context=platform, hosts=gateway_hosts(config.teams),
+                                           cert_manager=cert_manager))] if config.ingress.gateway.enabled else []
 logging = Logging("logging", LoggingArgs(context=platform, config=config.logging))
 # Grafana's Ingress waits for Traefik, whose chart waits for Monitoring's CRDs: so it is its own layer.
 if config.monitoring.grafana_host:
     GrafanaIngress("grafana", GrafanaIngressArgs(
         context=platform, host=config.monitoring.grafana_host, grafana=monitoring.release))
 
-# 4. Tenancy: one isolated namespace per team, with its apps. After the ingress controller and
-#    cert-manager, so a team's first Ingress is served and certified on the first `pulumi up`.
-platform = replace(platform, waits_for=(*platform.waits_for, ingress, cert_manager))
+# 4. Tenancy: one isolated namespace per team, with its apps. After the ingress controller,
+#    cert-manager and the shared Gateway, so a team's first Ingress or HTTPRoute is served and
+#    certified on the first `pulumi up`.
+platform = replace(platform, waits_for=(*platform.waits_for, ingress, cert_manager, *gateways))
 for team in config.teams:
     Team(f"team-{team.name}", TeamArgs(
         context=platform, config=team, admitted_by=namespaces_admitting(team.name, config.teams)))

@@ -28,6 +28,6 @@ VOLUMES = "volumes"
 FEATURE_KEYS: dict[str, tuple[str, ...]] = {
     SERVICE: ("port",), HEADLESS_SERVICE: ("headlessService",), REPLICAS: ("replicas",),
     AUTOSCALING: ("autoscaling",), ROLLOUT: ("maxSurge", "maxUnavailable"), DISRUPTION_BUDGET: ("minAvailable",),
-    PROBES: ("probe",), EXPOSURE: ("host",), METRICS: ("metrics",), VOLUMES: (),
+    PROBES: ("probe",), EXPOSURE: ("host", "route"), METRICS: ("metrics",), VOLUMES: (),
 }
 """The stack-config keys (camelCase, as written) that only mean something with the feature."""

@@ -1,4 +1,5 @@
-"""Every Helm chart the platform installs, pinned in one table, and the one way to install it.
+"""Every Helm chart the platform installs, pinned in one table, and the one way to install it;
+beside it, the released manifests it applies (CRDs no chart ships).
 
 Versions match ../shared/reference/charts (see SOURCES.md there); tests check each release's
 values against that chart's values.yaml, so bump a version here and the reference together.
@@ -44,6 +45,25 @@ CHARTS: dict[str, PinnedChart] = {
     "karpenter": PinnedChart("karpenter", "oci://public.ecr.aws/karpenter", "1.14.1"),
     "aws-load-balancer-controller": PinnedChart(
         "aws-load-balancer-controller", "https://aws.github.io/eks-charts", "3.5.0"),
+}
+
+
+@dataclass(frozen=True)
+class PinnedManifest:
+    """A released manifest applied as is (yaml.v2.ConfigFile), for CRDs no pinned chart ships."""
+
+    url: str
+    version: str
+    crd_groups: tuple[str, ...]
+    """The API groups whose CRDs it installs: what objects of those groups wait for."""
+
+
+MANIFESTS: dict[str, PinnedManifest] = {
+    # Traefik's chart ships no Gateway API CRDs; Traefik v3.7 is built and tested against
+    # v1.5.1 (its go.mod), so the standard channel of exactly that release.
+    "gateway-api-crds": PinnedManifest(
+        "https://github.com/kubernetes-sigs/gateway-api/releases/download/v1.5.1/standard-install.yaml",
+        "v1.5.1", ("gateway.networking.k8s.io",)),
 }
 
 

@@ -1,7 +1,8 @@
 """Traefik: the platform's only ingress controller, behind the platform's only load balancer.
 
 Chosen over ingress-nginx, which was retired in March 2026. Traefik serves the standard
-Ingress API app teams already write, and the Gateway API when a team needs it.
+Ingress API app teams already write, and, with ingress.gateway on, the Gateway API (its CRDs are
+installed here; the platform's Gateway is components/gateway.py).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import pulumi
 
 from components.charts import pinned_release
 from components.config.services import IngressConfig
+from components.gateway import gateway_api_crds
 from components.hardening import (
     RESTRICTED_CONTAINER_SECURITY_CONTEXT,
     RESTRICTED_POD_SECURITY_CONTEXT,
@@ -85,13 +87,14 @@ def traefik_service(config: IngressConfig, tags: dict[str, str]) -> dict[str, An
 
 def traefik_values(config: IngressConfig, high_availability: bool, tags: dict[str, str]) -> dict[str, Any]:
     replicas = config.replicas
-    return {
+    values: dict[str, Any] = {
         "deployment": {"replicas": replicas},
         # A drain takes one replica at a time; with one replica a PDB would block every drain.
         "podDisruptionBudget": {"enabled": replicas > 1, "maxUnavailable": 1},
         "topologySpreadConstraints": spread_constraints(POD_LABELS, high_availability),
         "ingressClass": {"enabled": True, "isDefaultClass": True, "name": INGRESS_CLASS},
-        "providers": {"kubernetesIngress": {"enabled": True, "publishedService": {"enabled": True}}},
+        "providers": {"kubernetesIngress": {"enabled": True, "publishedService": {"enabled": True}},
+                      **({"kubernetesGateway": {"enabled": True}} if config.gateway.enabled else {})},
         "ports": {
             # Port 80 only redirects. Let's Encrypt follows the redirect for HTTP-01 challenges
             # and does not check the certificate it meets on 443.
@@ -109,6 +112,12 @@ def traefik_values(config: IngressConfig, high_availability: bool, tags: dict[st
         "podSecurityContext": {**RESTRICTED_POD_SECURITY_CONTEXT, "runAsUser": 65532, "runAsGroup": 65532},
         "securityContext": RESTRICTED_CONTAINER_SECURITY_CONTEXT,
     }
+    if config.gateway.enabled:
+        # The chart would add its own GatewayClass and a Gateway admitting routes from its own
+        # namespace; the platform owns both (components/gateway.py).
+        values["gateway"] = {"enabled": False}
+        values["gatewayClass"] = {"enabled": False}
+    return values
 
 
 @dataclass
@@ -139,10 +148,14 @@ class IngressController(pulumi.ComponentResource):
         namespace = labelled_namespace(f"{name}-namespace", NAMESPACE, "restricted", context.kubernetes_version,
                                        in_cluster, labels=labels)
         values = traefik_values(args.config, context.high_availability, context.tags)
+        # Traefik's Gateway provider watches the Gateway API kinds from its start: their CRDs first.
+        self.gateway_api_crds: tuple[pulumi.Resource, ...] = (
+            gateway_api_crds(f"{name}-gateway-api-crds", in_cluster),) if args.config.gateway.enabled else ()
         self.release = pinned_release(
             f"{name}-traefik", "traefik", namespace.metadata.name, values,
             pulumi.ResourceOptions.merge(in_cluster, pulumi.ResourceOptions(
-                depends_on=[namespace, *context.monitoring_crds, *([controller] if controller else [])])),
+                depends_on=[namespace, *context.monitoring_crds, *self.gateway_api_crds,
+                            *([controller] if controller else [])])),
             release_name=RELEASE,
             # Each rolled pod waits for the NLB to register it and pass its health checks.
             timeout_seconds=900 if controller else 600,

@@ -32,6 +32,14 @@ NLB_LOAD_BALANCER_CLASS = "service.k8s.aws/nlb"
 # On a namespace: the controller's pod webhook gives new pods behind its ip-target NLBs a
 # readiness gate that turns true once the NLB reports them healthy (docs/deploy/pod_readiness_gate.md).
 POD_READINESS_GATE_LABEL = "elbv2.k8s.aws/pod-readiness-gate-inject"
+# The Gateway API: the platform's GatewayClass (Traefik's controller) and its one shared Gateway,
+# in INGRESS_NAMESPACE. HTTPRoutes name the Gateway and, as sectionName, their host's listener.
+GATEWAY_CLASS = "traefik"
+GATEWAY_CONTROLLER = "traefik.io/gateway-controller"
+GATEWAY_NAME = "platform"
+# Traefik binds a Gateway listener to the entryPoint listening on the listener's port inside the
+# pod: the chart's websecure entryPoint is 8443 (the Service maps 443 to it), never 443 itself.
+TRAEFIK_WEBSECURE_PORT = 8443
 
 # Label keys.
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"  # set by the API server on every namespace

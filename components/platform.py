@@ -46,6 +46,8 @@ class PlatformContext:
     """The release that installs the ServiceMonitor and PrometheusRule CRDs (Monitoring's)."""
     ingress_controller: tuple[pulumi.Resource, ...] = ()
     """Pulumi awaits an Ingress until a controller serves it: Ingresses wait for Traefik's release."""
+    gateway_api_crds: tuple[pulumi.Resource, ...] = ()
+    """The pinned Gateway API CRDs (ingress.gateway on): Gateways and HTTPRoutes wait for them."""
 
     @property
     def cluster_name(self) -> str:

@@ -46,6 +46,14 @@ class LoadBalancerControllerConfig(StrictModel):
     manages, deleted with the Service) instead of the in-tree cloud provider, which EKS keeps on
     critical fixes only. Turning it on for a running stack replaces the NLB and its DNS name
     (docs/runbook.md)."""
+class GatewayConfig(StrictModel):
+    """The Gateway API through Traefik: one shared Gateway the platform owns, in `ingress`."""
+
+    enabled: bool = False
+    """Install the Gateway API CRDs (v1.5.1, standard channel), turn on Traefik's Gateway
+    provider and create the shared Gateway: an HTTPS listener and a cert-manager certificate for
+    every app host, each admitting HTTPRoutes from the owning team's namespace only. Apps then
+    choose `route: httproute` (docs/runbook.md: moving an app without downtime)."""
 
 
 class IngressConfig(StrictModel):
@@ -58,6 +66,7 @@ class IngressConfig(StrictModel):
     resources: ResourcesConfig = Field(default_factory=lambda: ResourcesConfig.model_validate(
         {"cpuRequest": "100m", "memoryRequest": "128Mi", "cpuLimit": "1", "memoryLimit": "512Mi"}))
     load_balancer_controller: LoadBalancerControllerConfig = Field(default_factory=LoadBalancerControllerConfig)
+    gateway: GatewayConfig = Field(default_factory=GatewayConfig)
 
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+", re.ASCII)

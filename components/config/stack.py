@@ -29,6 +29,7 @@ from .cluster import (
 )
 from .environments import HA_MINIMUM_REPLICAS, HA_REPLICA_KEYS, dev_default, value_at
 from .issues import ConfigIssue, key_path
+from .gateway import gateway_issues
 from .karpenter import karpenter_issues
 from .names import name_issues
 from .regions import AVAILABILITY_ZONES
@@ -212,7 +213,7 @@ def cross_key_issues(config: StackConfig) -> list[ConfigIssue]:
             "(or slackApiUrl)",
         ))
 
-    return issues + name_issues(config)
+    return issues + gateway_issues(config) + name_issues(config)
 
 
 # Traefik is every app's only way in.

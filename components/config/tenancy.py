@@ -241,6 +241,9 @@ class AppConfig(StrictModel):
     database's password for the backend): `DATABASE_PASSWORD: {app: database, key: POSTGRES_PASSWORD}`."""
     host: Optional[Hostname] = None
     """Host name of the app's TLS Ingress; none: reachable only inside the cluster."""
+    route: Literal["ingress", "httproute"] = "ingress"
+    """How the host reaches the app: a TLS Ingress, or an HTTPRoute on the platform's shared
+    Gateway (needs ingress.gateway.enabled)."""
     depends_on: list[ServiceName] = Field(default_factory=list)
     """Apps (same team) this app calls; opens egress to them and ingress on their side."""
     probe: ProbeConfig = Field(default_factory=ProbeConfig)

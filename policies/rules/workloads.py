@@ -61,7 +61,9 @@ def secret_literals(spec, metadata):
                "Put the object in its team's namespace.", frameworks=[cis_eks("4.5.2")])
 def no_default_namespace(args, report_violation):
     kind = kind_of(args.resource_type)
-    if kind is None or args.resource_type.startswith(("kubernetes:helm.sh/", "pulumi:")):
+    # A Helm release, a yaml ConfigFile or a kustomization is a component: its objects carry their own namespaces.
+    if kind is None or args.resource_type.startswith(("kubernetes:helm.sh/", "kubernetes:yaml/",
+                                                      "kubernetes:kustomize/", "pulumi:")):
         return
     if object_namespace(args.resource_type, args.props) == "default":
         report_violation(f"{kind} is in the default namespace.")

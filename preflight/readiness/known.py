@@ -31,6 +31,13 @@ CHART_CRDS: dict[str, tuple[tuple[str, ...], Any]] = {
 }
 
 
+def manifest_crd_groups(url: str) -> tuple[str, ...]:
+    """CRD groups a pinned released manifest (a yaml ConfigFile of that URL) installs."""
+    from components.charts import MANIFESTS
+
+    return next((m.crd_groups for m in MANIFESTS.values() if m.url == url), ())
+
+
 # The served version of each group above that charts test for with .Capabilities.APIVersions.
 GROUP_VERSIONS = {"monitoring.coreos.com": ("v1",), "cert-manager.io": ("v1",), "acme.cert-manager.io": ("v1",),
                   "elasticsearch.k8s.elastic.co": ("v1",), "kibana.k8s.elastic.co": ("v1",),

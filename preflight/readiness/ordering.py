@@ -12,7 +12,8 @@ from collections.abc import Mapping
 from typing import Any, Iterable, Optional
 
 from .findings import Finding
-from .known import LOAD_BALANCER_CONTROLLER_CHART, chart_crd_groups, ingress_classes, load_balancer_services
+from .known import (LOAD_BALANCER_CONTROLLER_CHART, chart_crd_groups, ingress_classes, load_balancer_services,
+                    manifest_crd_groups)
 from .model import Cluster, Release, dig
 
 NODE_GROUP_TYPES = ("eks:index:ManagedNodeGroup", "eks:index:NodeGroup", "eks:index:NodeGroupV2",
@@ -23,6 +24,9 @@ ADDON_TYPES = ("eks:index:Addon", "aws:eks/addon:Addon")
 # kube-proxy and the pod identity agent are DaemonSets nodes need to become Ready: never these.
 NODE_ADDONS = frozenset({"coredns", "aws-ebs-csi-driver", "aws-efs-csi-driver", "snapshot-controller",
                          "metrics-server", "aws-mountpoint-s3-csi-driver", "adot", "amazon-cloudwatch-observability"})
+# Registrations under kubernetes: that apply other objects rather than being one.
+COMPONENT_TYPES = ("kubernetes:helm.sh/", "kubernetes:yaml/", "kubernetes:kustomize/", "pulumi:")
+CONFIG_FILE = "kubernetes:yaml/v2:ConfigFile"
 BUILTIN_GROUPS = frozenset({
     "core", "apps", "batch", "autoscaling", "policy", "networking.k8s.io", "rbac.authorization.k8s.io",
     "storage.k8s.io", "apiextensions.k8s.io", "admissionregistration.k8s.io", "scheduling.k8s.io",
@@ -144,6 +148,9 @@ def crd_order(graph: Graph, releases: list[Release], chart_crds: dict[str, set[t
     for r in graph.registrations:
         if _kind(r.type) == "CustomResourceDefinition":
             installers.setdefault(str(dig(r.inputs, "spec", "group")), []).append(r.urn)
+        if r.type == CONFIG_FILE:
+            for group in manifest_crd_groups(str(r.inputs.get("file") or "")):
+                installers.setdefault(group, []).append(r.urn)
     for release in releases:
         groups = {g for g, _ in chart_crds[release.urn]} if release.urn in chart_crds else chart_crd_groups(release)
         for group in groups:
@@ -151,7 +158,7 @@ def crd_order(graph: Graph, releases: list[Release], chart_crds: dict[str, set[t
     findings = []
     for r in graph.registrations:
         kind = _kind(r.type)
-        if kind is None or r.type.startswith(("kubernetes:helm.sh/", "pulumi:")) or _group(r.type) in BUILTIN_GROUPS:
+        if kind is None or r.type.startswith(COMPONENT_TYPES) or _group(r.type) in BUILTIN_GROUPS:
             continue
         group = _group(r.type)
         candidates = installers.get(group, [])
