@@ -47,7 +47,7 @@ def render() -> str:
         "",
         *(f"- **{short}**: {name}{f' v{edition}' if edition else ''}" for short, (name, edition) in FRAMEWORKS.items()),
     ]
-    for concern in CONCERNS.values():
+    for concern in dict.fromkeys(CONCERNS.values()):  # each once, in CONCERNS order
         lines += ["", f"## {concern}", "",
                   "| rule | kind | severity | framework | dev | prod | what it checks | remediation |",
                   "| --- | --- | --- | --- | --- | --- | --- | --- |"]

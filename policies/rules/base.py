@@ -32,11 +32,12 @@ from .helpers import exemption_scope, is_windows, kind_of, pod_metadata, pod_spe
 
 POLICIES: list = []
 
-# The rule modules, each one concern; a rule registered from any other module is refused.
+# The rule modules and the concern of each; a rule registered from any other module is refused.
 CONCERNS = {
     "pod_security": "Pod Security",
     "rbac": "RBAC",
     "exposure": "exposure",
+    "gateway": "exposure",  # the Gateway API's listeners and routes, apart from exposure.py for size
     "workloads": "workloads",
     "aws": "AWS",
 }
@@ -103,7 +104,7 @@ def _register(policy_class, name: str, description: str, severity: Severity, rem
     concern = CONCERNS.get(module.rsplit(".", 1)[-1])
     if concern is None:
         raise ValueError(f"rule {name} is declared in {module}: put it in the module of its concern, "
-                         f"one of policies/rules/{{{','.join(CONCERNS)}}}.py")
+                         f"one of policies/rules/{{{','.join(CONCERNS)}}}.py (a new module: add it to CONCERNS)")
     if not RULE_NAME.match(name):
         raise ValueError(f"rule name {name!r} is not kebab-case")
     references = tuple(frameworks)
