@@ -12,7 +12,7 @@ EC2NodeClass says explicitly is checked.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 from pulumi_policy import Severity, StackValidationArgs
 
@@ -36,13 +36,10 @@ CIS_AWS = Reference("CIS AWS Foundations Benchmark")
 ALL_LOG_TYPES = {"api", "audit", "authenticator", "controllerManager", "scheduler"}
 
 
-@resource_rule(
-    "eks-secrets-encryption",
-    "EKS clusters encrypt Kubernetes secrets with a KMS key (envelope encryption).",
-    Severity.HIGH,
-    "Set encryptionConfigKeyArn (eks.Cluster) or encryptionConfig with resources [secrets].",
-    frameworks=[cis_eks("5.3.1")],
-)
+@resource_rule("eks-secrets-encryption",
+               "EKS clusters encrypt Kubernetes secrets with a KMS key (envelope encryption).", Severity.HIGH,
+               "Set encryptionConfigKeyArn (eks.Cluster) or encryptionConfig with resources [secrets].",
+               frameworks=[cis_eks("5.3.1")])
 def eks_secrets_encryption(args, report_violation):
     if args.resource_type == EKS_COMPONENT and not is_empty_component(args.resource_type, args.props):
         if not args.props.get("encryptionConfigKeyArn"):
@@ -53,13 +50,10 @@ def eks_secrets_encryption(args, report_violation):
             report_violation("The cluster does not encrypt secrets with a KMS key.")
 
 
-@resource_rule(
-    "eks-control-plane-logging",
-    "EKS clusters send all five control-plane log types to CloudWatch.",
-    Severity.MEDIUM,
-    "Set enabledClusterLogTypes to api, audit, authenticator, controllerManager and scheduler.",
-    frameworks=[cis_eks("2.1.1")],
-)
+@resource_rule("eks-control-plane-logging", "EKS clusters send all five control-plane log types to CloudWatch.",
+               Severity.MEDIUM,
+               "Set enabledClusterLogTypes to api, audit, authenticator, controllerManager and scheduler.",
+               frameworks=[cis_eks("2.1.1")])
 def eks_control_plane_logging(args, report_violation):
     if args.resource_type not in EKS_CLUSTER_TYPES or is_empty_component(args.resource_type, args.props):
         return
@@ -80,13 +74,9 @@ def endpoint_access(resource_type: str, props) -> tuple | None:
     return None
 
 
-@resource_rule(
-    "eks-endpoint-not-public-to-world",
-    "The EKS API endpoint is not reachable from the whole internet.",
-    Severity.HIGH,
-    "Set endpointPublicAccess false (prod) or list specific publicAccessCidrs.",
-    frameworks=[cis_eks("5.4.1")],
-)
+@resource_rule("eks-endpoint-not-public-to-world", "The EKS API endpoint is not reachable from the whole internet.",
+               Severity.HIGH, "Set endpointPublicAccess false (prod) or list specific publicAccessCidrs.",
+               frameworks=[cis_eks("5.4.1")])
 def eks_endpoint_not_public(args, report_violation):
     access = endpoint_access(args.resource_type, args.props)
     if access is None:
@@ -96,13 +86,11 @@ def eks_endpoint_not_public(args, report_violation):
         report_violation("The API endpoint is public and open to 0.0.0.0/0.")
 
 
-@resource_rule(
-    "nodes-require-imdsv2",
-    "Worker nodes require IMDSv2 with a hop limit of 1, so pods cannot take the node's credentials.",
-    Severity.HIGH,
-    "Use a launch template with metadataOptions httpTokens 'required' and httpPutResponseHopLimit 1.",
-    frameworks=[PLATFORM],
-)
+@resource_rule("nodes-require-imdsv2",
+               "Worker nodes require IMDSv2 with a hop limit of 1, so pods cannot take the node's credentials.",
+               Severity.HIGH,
+               "Use a launch template with metadataOptions httpTokens 'required' and httpPutResponseHopLimit 1.",
+               frameworks=[PLATFORM])
 def nodes_require_imdsv2(args, report_violation):
     if args.resource_type == "aws:ec2/launchTemplate:LaunchTemplate":
         options = args.props.get("metadataOptions") or {}
@@ -118,29 +106,25 @@ def nodes_require_imdsv2(args, report_violation):
             report_violation("The node group has no launch template enforcing IMDSv2.")
 
 
-@resource_rule(
-    "ebs-volumes-encrypted",
-    "EBS volumes (node root volumes included) are encrypted.",
-    Severity.HIGH,
-    "Set encrypted 'true' on every launch template block device and EBS volume.",
-    frameworks=[CIS_AWS],
-)
+def unencrypted_devices(mappings) -> list[str]:
+    """The device names of block device mappings (a launch template's, an EC2NodeClass's) whose
+    EBS volume is not encrypted."""
+    return [mapping.get("deviceName", "?") for mapping in as_list(mappings)
+            if isinstance(mapping, Mapping) and str(get(mapping, "ebs", "encrypted")).lower() != "true"]
+
+
+@resource_rule("ebs-volumes-encrypted", "EBS volumes (node root volumes included) are encrypted.", Severity.HIGH,
+               "Set encrypted 'true' on every launch template block device and EBS volume.", frameworks=[CIS_AWS])
 def ebs_volumes_encrypted(args, report_violation):
     if args.resource_type == "aws:ec2/launchTemplate:LaunchTemplate":
-        for mapping in args.props.get("blockDeviceMappings") or []:
-            if str(get(mapping, "ebs", "encrypted")).lower() != "true":
-                report_violation(f"Block device {mapping.get('deviceName', '?')} is not encrypted.")
+        for device in unencrypted_devices(args.props.get("blockDeviceMappings")):
+            report_violation(f"Block device {device} is not encrypted.")
     elif args.resource_type == "aws:ebs/volume:Volume" and not args.props.get("encrypted"):
         report_violation("The EBS volume is not encrypted.")
 
 
-@resource_rule(
-    "kms-key-rotation",
-    "Customer-managed KMS keys rotate their key material yearly.",
-    Severity.MEDIUM,
-    "Set enableKeyRotation true on the aws.kms.Key.",
-    frameworks=[CIS_AWS],
-)
+@resource_rule("kms-key-rotation", "Customer-managed KMS keys rotate their key material yearly.", Severity.MEDIUM,
+               "Set enableKeyRotation true on the aws.kms.Key.", frameworks=[CIS_AWS])
 def kms_key_rotation(args, report_violation):
     if args.resource_type == "aws:kms/key:Key":
         if args.props.get("customerMasterKeySpec", "SYMMETRIC_DEFAULT") == "SYMMETRIC_DEFAULT" and \
@@ -159,13 +143,8 @@ def _opens_ssh_to_world(rule: Mapping) -> bool:
     return covers_22 and any(str(c) in ("0.0.0.0/0", "::/0") for c in cidrs)
 
 
-@resource_rule(
-    "no-ssh-from-world",
-    "No security group opens SSH (port 22) to the whole internet.",
-    Severity.CRITICAL,
-    "Remove the rule; reach nodes through SSM Session Manager instead of SSH.",
-    frameworks=[CIS_AWS],
-)
+@resource_rule("no-ssh-from-world", "No security group opens SSH (port 22) to the whole internet.", Severity.CRITICAL,
+               "Remove the rule; reach nodes through SSM Session Manager instead of SSH.", frameworks=[CIS_AWS])
 def no_ssh_from_world(args, report_violation):
     if args.resource_type == "aws:ec2/securityGroup:SecurityGroup":
         rules = args.props.get("ingress") or []
@@ -192,13 +171,8 @@ def _star_star_statements(document) -> int:
                and "*" in as_list(s.get("Action")) and "*" in as_list(s.get("Resource")))
 
 
-@resource_rule(
-    "no-iam-admin-policy",
-    "No IAM policy allows every action on every resource.",
-    Severity.CRITICAL,
-    "List the actions and resources the principal needs instead of '*' on '*'.",
-    frameworks=[CIS_AWS],
-)
+@resource_rule("no-iam-admin-policy", "No IAM policy allows every action on every resource.", Severity.CRITICAL,
+               "List the actions and resources the principal needs instead of '*' on '*'.", frameworks=[CIS_AWS])
 def no_iam_admin_policy(args, report_violation):
     documents = []
     if args.resource_type in ("aws:iam/policy:Policy", "aws:iam/rolePolicy:RolePolicy",
@@ -238,15 +212,11 @@ def _waits_for_nodes(resource) -> bool:
     return False
 
 
-@stack_rule(
-    "eks-addons-wait-for-nodes",
-    "EKS add-ons that run pods (CoreDNS, EBS CSI, ...) are created after a node group, never inside "
-    "the cluster component before any node exists.",
-    Severity.HIGH,
-    "Pass corednsAddonOptions {enabled: false} to eks.Cluster and create the add-on with eks.Addon "
-    "(resolveConflictsOnCreate OVERWRITE) and dependsOn the node groups.",
-    frameworks=[PLATFORM],
-)
+@stack_rule("eks-addons-wait-for-nodes",
+            "EKS add-ons that run pods (CoreDNS, EBS CSI, ...) are created after a node group, never inside "
+            "the cluster component before any node exists.", Severity.HIGH,
+            "Pass corednsAddonOptions {enabled: false} to eks.Cluster and create the add-on with eks.Addon "
+            "(resolveConflictsOnCreate OVERWRITE) and dependsOn the node groups.", frameworks=[PLATFORM])
 def eks_addons_wait_for_nodes(args, report_violation):
     for resource in args.resources:
         props = resource.props
@@ -285,15 +255,11 @@ def broad_managed_policy(arn) -> str | None:
     return None
 
 
-@resource_rule(
-    "no-broad-aws-managed-policies",
-    "No IAM role, user or group gets a broad AWS managed policy (AdministratorAccess, PowerUserAccess, "
-    "IAMFullAccess, AmazonEC2FullAccess or any other *FullAccess).",
-    Severity.HIGH,
-    "Attach a policy listing the actions and resources the workload needs (teams[].apps[].irsaPolicyArns "
-    "takes your own policies' ARNs).",
-    frameworks=[PLATFORM],
-)
+@resource_rule("no-broad-aws-managed-policies",
+               "No IAM role, user or group gets a broad AWS managed policy (AdministratorAccess, PowerUserAccess, "
+               "IAMFullAccess, AmazonEC2FullAccess or any other *FullAccess).", Severity.HIGH,
+               "Attach a policy listing the actions and resources the workload needs (teams[].apps[].irsaPolicyArns "
+               "takes your own policies' ARNs).", frameworks=[PLATFORM])
 def no_broad_aws_managed_policies(args, report_violation):
     if args.resource_type in _ATTACHMENTS:
         arns = [args.props.get("policyArn")]
@@ -317,14 +283,11 @@ def _karpenter_kind(resource_type: str) -> str | None:
     return kind_of(resource_type) if api_group(resource_type) in KARPENTER_API_GROUPS else None
 
 
-@resource_rule(
-    "karpenter-nodes-hardened",
-    "Karpenter's EC2NodeClasses keep IMDSv2 with a hop limit of 1 and encrypt every EBS volume.",
-    Severity.HIGH,
-    "In the EC2NodeClass set metadataOptions httpTokens 'required' and httpPutResponseHopLimit 1 (or leave "
-    "them unset), and encrypted: true on every blockDeviceMappings[].ebs.",
-    frameworks=[PLATFORM],
-)
+@resource_rule("karpenter-nodes-hardened",
+               "Karpenter's EC2NodeClasses keep IMDSv2 with a hop limit of 1 and encrypt every EBS volume.",
+               Severity.HIGH,
+               "In the EC2NodeClass set metadataOptions httpTokens 'required' and httpPutResponseHopLimit 1 "
+               "(or leave them unset), and encrypted: true on every blockDeviceMappings[].ebs.", frameworks=[PLATFORM])
 def karpenter_nodes_hardened(args, report_violation):
     if _karpenter_kind(args.resource_type) != "EC2NodeClass":
         return
@@ -336,20 +299,15 @@ def karpenter_nodes_hardened(args, report_violation):
         hop_limit = options.get("httpPutResponseHopLimit")
         if hop_limit is not None and int(hop_limit) > 1:
             report_violation(f"The EC2NodeClass lets pods reach instance metadata (hop limit {int(hop_limit)}).")
-    mappings = get(spec, "blockDeviceMappings") or []
-    for mapping in mappings if isinstance(mappings, Sequence) else []:
-        if isinstance(mapping, Mapping) and str(get(mapping, "ebs", "encrypted")).lower() != "true":
-            report_violation(f"Block device {mapping.get('deviceName', '?')} of the EC2NodeClass is not encrypted.")
+    for device in unencrypted_devices(get(spec, "blockDeviceMappings")):
+        report_violation(f"Block device {device} of the EC2NodeClass is not encrypted.")
 
 
-@resource_rule(
-    "karpenter-nodepool-limits",
-    "Every Karpenter NodePool has a CPU and memory limit, so a runaway workload cannot launch nodes without end.",
-    Severity.MEDIUM,
-    "Set spec.limits.cpu and spec.limits.memory on the NodePool (autoscaler.karpenter.nodePools[].cpuLimit, "
-    "memoryLimit).",
-    frameworks=[PLATFORM],
-)
+@resource_rule("karpenter-nodepool-limits",
+               "Every Karpenter NodePool has a CPU and memory limit, so a runaway workload cannot launch nodes "
+               "without end.", Severity.MEDIUM,
+               "Set spec.limits.cpu and spec.limits.memory on the NodePool "
+               "(autoscaler.karpenter.nodePools[].cpuLimit, memoryLimit).", frameworks=[PLATFORM])
 def karpenter_nodepool_limits(args, report_violation):
     if _karpenter_kind(args.resource_type) != "NodePool":
         return
