@@ -37,7 +37,6 @@ CONCERNS = {
     "pod_security": "Pod Security",
     "rbac": "RBAC",
     "exposure": "exposure",
-    "gateway": "exposure",  # the Gateway API's listeners and routes, apart from exposure.py for size
     "workloads": "workloads",
     "aws": "AWS",
 }
