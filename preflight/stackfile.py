@@ -18,7 +18,7 @@ import yaml
 
 from components.config import PROJECT
 from components.config.loader import REGION_KEY
-from components.config.plaintext import SECRET_PLACEHOLDER
+from components.config.plaintext import EXAMPLE_SECRET_PLACEHOLDER, SECRET_PLACEHOLDER, is_example_ciphertext
 
 # Namespaces a stack file of this project may use; anything else is most likely a typo
 # (the engine would silently ignore `eks-platfrom:cluster`).
@@ -109,7 +109,8 @@ def _replace_secure(value: Any, path: tuple) -> tuple[Any, list[tuple]]:
     """The value with each `secure:` object replaced by a placeholder, and the paths replaced."""
     if isinstance(value, dict):
         if set(value) == {"secure"}:
-            return SECRET_PLACEHOLDER, [path]
+            example = is_example_ciphertext(str(value["secure"]))
+            return EXAMPLE_SECRET_PLACEHOLDER if example else SECRET_PLACEHOLDER, [path]
         out, found = {}, []
         for k, v in value.items():
             out[k], inner = _replace_secure(v, path + (str(k),))

@@ -10,6 +10,7 @@ import subprocess
 from typing import Any
 
 from components.config import StackConfig, parse_stack_config
+from components.config.issues import key_path
 from conftest import ROOT, PlanView
 from preflight.stackfile import read_stack_file
 from network_policy_model import pod
@@ -30,6 +31,12 @@ def shipped_config(stack: str) -> StackConfig:
     stack_file = read_stack_file(ROOT / f"Pulumi.{stack}.yaml")
     return parse_stack_config(stack_file.project_values, source=str(stack_file.path), stack=stack,
                               is_secret=stack_file.is_secret)
+
+
+def shipped_secure_values(stack: str) -> list[str]:
+    """Key paths ('teams[0].apps[2].secrets.POSTGRES_PASSWORD') of the shipped stack file's
+    `secure:` values: every one is an example, since no stack file ships a real ciphertext."""
+    return sorted(key_path(path) for path in read_stack_file(ROOT / f"Pulumi.{stack}.yaml").secret_paths)
 
 
 def absent_team(stack: str) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 
 import pytest
 
@@ -13,9 +14,12 @@ from components.cluster import cluster_access_entries
 from components.config import StackConfigError, parse_stack_config
 from components.config.loader import check_placeholders, creates_resources
 from components.config.access import caller_access_issues, placeholder_issues
+from components.config.plaintext import EXAMPLE_SECRET_PLACEHOLDER, SECRET_PLACEHOLDER
 from components.naming import iam_key
-from conftest import PlanView
+from conftest import ROOT, PlanView
 from config_cases import problems, stack_values
+from helpers import shipped_secure_values
+from preflight.stackfile import read_stack_file
 
 ACCOUNT = "210987654321"
 ADMIN = f"arn:aws:iam::{ACCOUNT}:role/platform-admin"
@@ -27,8 +31,9 @@ ADMIN_VIEW = "AmazonEKSAdminViewPolicy"
 
 
 def real_account(raw: dict) -> dict:
-    """A stack config whose principals live in a real-looking account, not the documentation one."""
-    text = json.dumps(raw).replace("123456789012", ACCOUNT)
+    """A stack config whose principals live in a real-looking account, not the documentation one,
+    and whose `secure:` values are real ciphertexts (preflight reads any as SECRET_PLACEHOLDER)."""
+    text = json.dumps(raw).replace("123456789012", ACCOUNT).replace(EXAMPLE_SECRET_PLACEHOLDER, SECRET_PLACEHOLDER)
     for doc_range, real in (("203.0.113.0/24", "100.64.0.0/16"), ("198.51.100.0/24", "100.65.0.0/16")):
         text = text.replace(doc_range, real)
     return json.loads(text)
@@ -228,6 +233,31 @@ def test_only_a_real_update_counts_as_creating(monkeypatch, monitor, dry_run, cr
 def test_make_plan_warns_loudly_about_placeholders(plans):
     stderr = plans["dev"].stderr  # the session's `plan --stack dev --json FILE`, as `make plan` runs it
     assert "PLACEHOLDER" in stderr and "arn:aws:iam::123456789012:role/platform-admin" in stderr
+    for where in shipped_secure_values("dev"):
+        assert f"pulumi config set --stack dev --secret --path '{where}' <value>" in stderr
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_the_banner_gives_the_command_that_replaces_each_secure_example(stack):
+    """No secrets provider decrypts the shipped `secure:` values: `pulumi up` stops at reading
+    the config. The banner names each, with the command that sets the real one."""
+    examples = shipped_secure_values(stack)
+    assert "teams[0].apps[2].secrets.POSTGRES_PASSWORD" in examples
+    warning = check_placeholders(parse_stack_config(stack_values(stack)), f"Stack config of '{stack}'",
+                                 creating=False, stack=stack)
+    for where in examples:
+        assert f"  - {where}: " in warning
+        assert f"pulumi config set --stack {stack} --secret --path '{where}' <value>" in warning
+
+
+def test_a_real_ciphertext_is_no_placeholder(tmp_path):
+    text = (ROOT / "Pulumi.prod.yaml").read_text()
+    text = re.sub(r"secure: \S+", "secure: v1:mUX1Fq0vZt2q8f1c:3T0pQ9J1l0yWq2lq7n0hR2cZx8E=", text)
+    path = tmp_path / "Pulumi.prod.yaml"
+    path.write_text(text)
+    stack_file = read_stack_file(path)
+    config = parse_stack_config(stack_file.project_values, stack="prod", is_secret=stack_file.is_secret)
+    assert not [issue for issue in placeholder_issues(config) if "secret" in issue.message]
 
 
 # -- finding 3: the principal running `pulumi up` must get into the cluster ----------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 from conftest import ROOT
+from helpers import shipped_secure_values
 from policies.reference import render
 from policies.rules import POLICIES
 
@@ -27,6 +28,14 @@ def test_runbook_lists_every_stack_output(plans):
     table = runbook.split("## Stack outputs", 1)[1]
     documented = set(re.findall(r"^\| `(\w+)`", table, flags=re.MULTILINE))
     assert documented == set(plans["prod"].data["outputs"])
+
+
+def test_runbook_first_deploy_says_how_to_replace_each_secure_example():
+    runbook = (ROOT / "docs" / "runbook.md").read_text()
+    first_deploy = runbook.split("## First deploy of an environment", 1)[1].split("\n## ", 1)[0]
+    for stack in ("dev", "prod"):
+        for where in shipped_secure_values(stack):
+            assert f"pulumi config set --stack {stack} --secret --path '{where}'" in first_deploy, (stack, where)
 
 
 def test_runbook_names_real_files():

@@ -589,6 +589,9 @@ def test_the_placeholder_host_stops_pulumi_up_like_the_other_example_values(tmp_
     found = {issue.path: issue.message for issue in placeholder_issues(parsed)}
     assert "web.shop.change-me.invalid" in found["teams[0].apps[3].host"]
     assert not any(path.endswith(".host") and "apps[0]" in path for path in found)  # real hosts pass
+    # and so does each secret it wrote as a `secure:` placeholder to fill
+    imported_secrets = {path for path in found if path.startswith("teams[0].apps[") and ".secrets." in path}
+    assert imported_secrets and all(f"--secret --path '{path}' <value>" in found[path] for path in imported_secrets)
 
 
 def test_an_internal_error_exits_3_without_traceback_and_writes_nothing(tmp_path, capsys, monkeypatch):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import ipaddress
 from typing import TYPE_CHECKING
 
-from .issues import ConfigIssue
+from .issues import ConfigIssue, key_path
 
 if TYPE_CHECKING:
     from .stack import StackConfig
@@ -74,8 +74,11 @@ def _account_of(arn: str) -> str:
     return arn.split(":")[4]
 
 
-def placeholder_issues(config: StackConfig) -> list[ConfigIssue]:
-    """Example values left in a stack: fine for `make plan`, fatal for `pulumi up`."""
+def placeholder_issues(config: StackConfig, stack: str | None = None) -> list[ConfigIssue]:
+    """Example values left in a stack: fine for `make plan`, fatal for `pulumi up`. `stack`
+    goes into the commands that replace example secrets."""
+    from .plaintext import example_secret_paths, set_secret_command  # plaintext imports stack, which imports this
+
     issues: list[ConfigIssue] = []
     principals = principal_grants(config)
     if config.cluster.creator:
@@ -102,6 +105,11 @@ def placeholder_issues(config: StackConfig) -> list[ConfigIssue]:
                 issues.append(ConfigIssue(f"cluster.endpoint.{key}[{i}]",
                                           f"{cidr} is a documentation range (RFC 5737) nobody connects from; "
                                           "put your runners' and VPN's networks here"))
+    for path in example_secret_paths(config):
+        where = key_path(path)
+        issues.append(ConfigIssue(where, "is an example `secure:` value, no ciphertext any secrets provider can "
+                                         "decrypt (`pulumi up` stops reading the config there); set the real one: "
+                                         f"{set_secret_command(where, stack)}"))
     return issues
 
 

@@ -118,7 +118,7 @@ def load_from_pulumi() -> StackConfig:
     config = parse_stack_config(raw, source=source, stack=stack,
                                 is_secret=lambda path: bool(path) and path[0] in secret_names)
     creating = creates_resources()
-    warning = check_placeholders(config, source, creating=creating)
+    warning = check_placeholders(config, source, creating=creating, stack=stack)
     if warning:
         pulumi.log.warn(warning)
     if creating:
@@ -143,17 +143,17 @@ def creates_resources() -> bool:
     return monitor is not None and not isinstance(monitor, MockMonitor) and not is_dry_run()
 
 
-def check_placeholders(config: StackConfig, source: str, creating: bool) -> Optional[str]:
-    """Example principals and networks: an error before `pulumi up` creates anything, else a
-    warning to print (previews and `make plan` of the shipped examples still work)."""
-    issues = placeholder_issues(config)
+def check_placeholders(config: StackConfig, source: str, creating: bool, stack: Optional[str] = None) -> Optional[str]:
+    """Example principals, networks and secrets: an error before `pulumi up` creates anything,
+    else a warning to print (previews and `make plan` of the shipped examples still work)."""
+    issues = placeholder_issues(config, stack)
     if not issues:
         return None
     if creating:
         raise StackConfigError(issues, f"{source} (example values stop `pulumi up` before creating anything)")
     lines = [f"{len(issues)} PLACEHOLDER value{'s' if len(issues) != 1 else ''} in {source}: "
              "`pulumi up` will refuse to run until they are replaced (EKS rejects access entries "
-             "for principals that do not exist):"]
+             "for principals that do not exist, and Pulumi cannot decrypt an example secret):"]
     lines += [f"  - {issue}" for issue in issues]
     banner = "!" * 100
     return "\n".join([banner, *lines, banner])

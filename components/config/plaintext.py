@@ -6,10 +6,13 @@ are invalid, and they never need (or show) a secret's value.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
+import re
 import types
 import typing
-from typing import Any, Callable
+from typing import Any, Callable, Iterator, Optional
 
 from pydantic import BaseModel, SecretStr
 
@@ -18,6 +21,47 @@ from .stack import StackConfig
 
 SECRET_PLACEHOLDER = "preflight-secret-placeholder"
 """What preflight reads in place of a `secure:` value: it has no key to decrypt it offline."""
+EXAMPLE_SECRET_PLACEHOLDER = f"{SECRET_PLACEHOLDER}:example"
+"""What it reads in place of an example `secure:` value, which no secrets provider decrypts."""
+
+# The words the examples this repository ships (`REPLACE-with-...`, and base64 of
+# `replace-me-with-...` shaped like a Pulumi Cloud ciphertext) and import-compose writes
+# (`import-compose-placeholder`) carry. A real ciphertext is random bytes, raw or decoded.
+_EXAMPLE_WORDS = re.compile(r"replace|placeholder|change-?me", re.IGNORECASE)
+
+
+def is_example_ciphertext(text: str) -> bool:
+    try:
+        decoded = base64.b64decode(text + "=" * (-len(text) % 4), validate=True).decode("latin-1")
+    except (binascii.Error, ValueError):
+        decoded = ""
+    return bool(_EXAMPLE_WORDS.search(text) or _EXAMPLE_WORDS.search(decoded))
+
+
+def is_secret_placeholder(value: Any) -> bool:
+    """A `secure:` value preflight could not read, an example or not."""
+    return isinstance(value, str) and value.startswith(SECRET_PLACEHOLDER)
+
+
+def set_secret_command(where: str, stack: Optional[str] = None) -> str:
+    on_stack = f" --stack {stack}" if stack else ""
+    return f"pulumi config set{on_stack} --secret --path '{where}' <value>"
+
+
+def example_secret_paths(value: Any, path: tuple = ()) -> Iterator[tuple]:
+    """Key paths (stack-file spelling) of the secrets in a parsed config that were examples."""
+    if isinstance(value, SecretStr):
+        if value.get_secret_value() == EXAMPLE_SECRET_PLACEHOLDER:
+            yield path
+    elif isinstance(value, BaseModel):
+        for name, field in type(value).model_fields.items():
+            yield from example_secret_paths(getattr(value, name), path + (field.alias or name,))
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            yield from example_secret_paths(item, path + (index,))
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from example_secret_paths(item, path + (str(key),))
 
 SecretCheck = Callable[[tuple], bool]
 """Was the value at this key path (`("monitoring", "receivers", 0, "slackApiUrl")`) `secure:`?"""
@@ -38,7 +82,7 @@ def plaintext_secret_issues(raw: Any, is_secret: SecretCheck) -> list[ConfigIssu
             where = key_path(path)
             issues.append(ConfigIssue(where, (
                 "is plain text in the stack file; a secret must be a `secure:` value: run "
-                f"pulumi config set --secret --path '{where}' <value>")))
+                f"{set_secret_command(where)}")))
     return issues
 
 
@@ -55,7 +99,7 @@ def unpack_secure_objects(value: Any, issues: list[ConfigIssue], annotation: Any
     origin = typing.get_origin(annotation)
     is_model = isinstance(annotation, type) and issubclass(annotation, BaseModel)
     if (origin in (list, dict) or is_model) and isinstance(value, str):
-        if value == SECRET_PLACEHOLDER:
+        if is_secret_placeholder(value):
             if origin is dict and holds_secret(annotation):
                 return {}
             issues.append(ConfigIssue(key_path(path), (

@@ -14,6 +14,7 @@ from ruamel.yaml.error import YAMLError
 from ruamel.yaml.scalarstring import SingleQuotedScalarString
 
 from components.config import PROJECT
+from components.config.plaintext import set_secret_command
 
 from .environment import SECRET_PLACEHOLDER
 from .findings import ImportedService
@@ -30,8 +31,7 @@ class StackFileShapeError(Exception):
 
 
 def secret_command(team_index: int, app_index: int, key: str) -> str:
-    return (f"pulumi config set --secret --path '{TEAMS_KEY}[{team_index}].apps[{app_index}].secrets.{key}' "
-            "<value>")
+    return set_secret_command(f"{TEAMS_KEY}[{team_index}].apps[{app_index}].secrets.{key}")
 
 
 def _yaml() -> YAML:
