@@ -87,7 +87,7 @@ platform = replace(platform, monitoring_crds=(monitoring.release,))
 cert_manager = CertManager("cert-manager", CertManagerArgs(context=platform, config=config.cert_manager))
 # Makes Traefik's NLB: Traefik waits for it, and `pulumi destroy` removes Traefik's Service before it.
 load_balancers = LoadBalancerController("load-balancer-controller", LoadBalancerControllerArgs(
-    context=platform, vpc_id=network.vpc_id)).release if config.ingress.load_balancer_controller.enabled else None
+    context=platform, vpc_id=network.vpc_id, config=config.ingress.load_balancer_controller)).release if config.ingress.load_balancer_controller.enabled else None
 ingress = IngressController("ingress", IngressControllerArgs(
     context=platform, config=config.ingress, load_balancer_controller=load_balancers))
 platform = replace(platform, ingress_controller=(ingress.release,), gateway_api_crds=ingress.gateway_api_crds)

@@ -26,6 +26,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.charts import pinned_release
+from components.config.services import LoadBalancerControllerConfig
 from components.hardening import (RESTRICTED_CONTAINER_SECURITY_CONTEXT, RESTRICTED_POD_SECURITY_CONTEXT,
                                   spread_constraints)
 from components.load_balancer_controller_iam import controller_policy
@@ -41,9 +42,9 @@ SERVICE_ACCOUNT = "aws-load-balancer-controller"
 POD_LABELS = {"app.kubernetes.io/name": "aws-load-balancer-controller"}
 
 
-def controller_values(cluster_name: str, region: str, vpc_id: pulumi.Input[str], high_availability: bool,
-                      tags: dict[str, str], service_account_annotations: dict[str, pulumi.Input[str]]) -> dict[str, Any]:
-    replicas = 2 if high_availability else 1
+def controller_values(cluster_name: str, region: str, vpc_id: pulumi.Input[str], replicas: int,
+                      high_availability: bool, tags: dict[str, str],
+                      service_account_annotations: dict[str, pulumi.Input[str]]) -> dict[str, Any]:
     return {
         "clusterName": cluster_name,
         # Pods cannot reach the instance metadata service (IMDSv2 with hop limit 1 on every node),
@@ -53,7 +54,7 @@ def controller_values(cluster_name: str, region: str, vpc_id: pulumi.Input[str],
         # One replica leads, the other stands by and answers the webhooks.
         "replicaCount": replicas,
         # The chart makes the budget only when replicaCount > 1.
-        "podDisruptionBudget": {"maxUnavailable": 1} if high_availability else {},
+        "podDisruptionBudget": {"maxUnavailable": 1} if replicas > 1 else {},
         "topologySpreadConstraints": spread_constraints(POD_LABELS, high_availability),
         "resources": {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"cpu": "500m", "memory": "512Mi"}},
         # The image's user is distroless "nonroot" (65532), made numeric for the kubelet.
@@ -80,6 +81,7 @@ class LoadBalancerControllerArgs:
     """Its monitoring_crds: the chart creates a ServiceMonitor."""
     vpc_id: pulumi.Input[str]
     """The VPC whose subnets and security groups the controller uses."""
+    config: LoadBalancerControllerConfig
 
 
 class LoadBalancerController(pulumi.ComponentResource):
@@ -96,8 +98,8 @@ class LoadBalancerController(pulumi.ComponentResource):
             identity=context.identity, namespace=NAMESPACE, service_account=SERVICE_ACCOUNT,
             kind=context.workload_identity, inline_policy=controller_policy(context.partition), tags=context.tags,
         ), opts=pulumi.ResourceOptions(parent=self))
-        values = controller_values(context.cluster_name, context.region, args.vpc_id, context.high_availability,
-                                   context.tags, role.service_account_annotations)
+        values = controller_values(context.cluster_name, context.region, args.vpc_id, args.config.replicas,
+                                   context.high_availability, context.tags, role.service_account_annotations)
         # It waits for its role (and any Pod Identity association): without credentials it cannot
         # make the NLB of the Service that waits for it.
         self.release = pinned_release(

@@ -67,6 +67,8 @@ def test_prod_refuses_a_single_controller_replica_instead_of_raising_it(key):
         prod = raw_of("dev")  # a Karpenter stack (dev's) made prod: Karpenter's keys are read there
         assert shipped_config("dev").autoscaler.kind == "karpenter"
         prod["environment"] = "prod"
+    if key.startswith("ingress.loadBalancerController."):
+        set_key(prod, "ingress.loadBalancerController.enabled", True)  # its keys are read when it is on
     set_key(prod, key, 1)
     found = problems(prod)
     assert any(p.startswith(f"{key}: ") and "prod" in p and f"at least {HA_MINIMUM_REPLICAS}" in p
@@ -110,6 +112,10 @@ def controller_replicas(plan) -> dict[str, int]:
     found["certManager.replicas"] = counts.pop()
     found["logging.operatorReplicas"] = release(plan, "eck-operator")["inputs"]["values"]["replicaCount"]
     found["logging.kibanaReplicas"] = plan.one("kubernetes:kibana.k8s.elastic.co/v1:Kibana")["inputs"]["spec"]["count"]
+    controller = [r for r in plan.of_type("kubernetes:helm.sh/v3:Release")
+                  if r["inputs"]["chart"] == "aws-load-balancer-controller"]
+    if controller:
+        found["ingress.loadBalancerController.replicas"] = controller[0]["inputs"]["values"]["replicaCount"]
     karpenter = [r for r in plan.of_type("kubernetes:helm.sh/v3:Release") if r["inputs"]["chart"].endswith("/karpenter")]
     if karpenter:
         found["autoscaler.karpenter.controllerReplicas"] = karpenter[0]["inputs"]["values"]["replicas"]
@@ -123,6 +129,8 @@ def test_controller_replicas_and_their_budgets_come_from_the_config(plans):
         assert found == {key: value_at(config, key) for key in found}, stack
         if config.autoscaler.kind == "karpenter":
             assert "autoscaler.karpenter.controllerReplicas" in found
+        if config.ingress.load_balancer_controller.enabled:
+            assert "ingress.loadBalancerController.replicas" in found
         metrics_server = release(plans[stack], "metrics-server")["inputs"]["values"]
         assert metrics_server["podDisruptionBudget"]["enabled"] is (config.addons.metrics_server_replicas > 1)
         cert_manager = release(plans[stack], "cert-manager")["inputs"]["values"]

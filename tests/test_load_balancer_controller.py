@@ -91,14 +91,14 @@ def test_the_controller_is_off_unless_the_stack_turns_it_on():
 # -- The controller's values ------------------------------------------------------------------
 
 def test_the_controller_is_told_its_region_and_vpc_and_serves_only_the_ingress_namespace():
-    values = controller_values("c", "eu-west-1", "vpc-1", False, TAGS, {})
+    values = controller_values("c", "eu-west-1", "vpc-1", 1, False, TAGS, {})
     assert (values["clusterName"], values["region"], values["vpcId"]) == ("c", "eu-west-1", "vpc-1")
     assert values["watchNamespace"] == INGRESS_NAMESPACE
     assert values["defaultTags"] == TAGS
 
 
 def test_the_controller_adds_no_webhook_that_blocks_other_charts_and_no_alb_ingress_class():
-    values = controller_values("c", "eu-west-1", "vpc-1", False, TAGS, {})
+    values = controller_values("c", "eu-west-1", "vpc-1", 1, False, TAGS, {})
     assert values["enableServiceMutatorWebhook"] is False
     assert values["webhookConfig"] == {"disableIngressValidation": True}
     assert values["createIngressClassResource"] is False and values["ingressClassParams"] == {"create": False}
@@ -107,11 +107,11 @@ def test_the_controller_adds_no_webhook_that_blocks_other_charts_and_no_alb_ingr
 
 
 def test_ha_runs_two_spread_replicas_with_a_budget_and_one_replica_none():
-    ha = controller_values("c", "r", "v", True, TAGS, {})
+    ha = controller_values("c", "r", "v", 2, True, TAGS, {})
     assert ha["replicaCount"] == 2 and ha["podDisruptionBudget"] == {"maxUnavailable": 1}
     zone = [c for c in ha["topologySpreadConstraints"] if c["topologyKey"] == "topology.kubernetes.io/zone"]
     assert zone and zone[0]["whenUnsatisfiable"] == "DoNotSchedule"
-    single = controller_values("c", "r", "v", False, TAGS, {})
+    single = controller_values("c", "r", "v", 1, False, TAGS, {})
     assert single["replicaCount"] == 1 and single["podDisruptionBudget"] == {}
     assert single["topologySpreadConstraints"] == []
 

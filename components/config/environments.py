@@ -22,6 +22,7 @@ ENVIRONMENT_DEFAULTS: dict[str, dict[str, Any]] = {
     "certManager.replicas": {"dev": 1, "prod": 2},
     "logging.operatorReplicas": {"dev": 1, "prod": 2},
     "logging.kibanaReplicas": {"dev": 1, "prod": 2},
+    "ingress.loadBalancerController.replicas": {"dev": 1, "prod": 2},
     "logging.elasticsearch.retainVolumes": {"dev": False, "prod": True},
 }
 
@@ -29,7 +30,8 @@ ENVIRONMENT_DEFAULTS: dict[str, dict[str, Any]] = {
 # replicas: always in prod, and wherever highAvailability is true.
 HA_MINIMUM_REPLICAS = 2
 HA_REPLICA_KEYS = ("addons.metricsServerReplicas", "autoscaler.karpenter.controllerReplicas",
-                   "certManager.replicas", "logging.operatorReplicas", "logging.kibanaReplicas")
+                   "certManager.replicas", "logging.operatorReplicas", "logging.kibanaReplicas",
+                   "ingress.loadBalancerController.replicas")
 
 
 def dev_default(key: str) -> Any:

@@ -46,6 +46,11 @@ class LoadBalancerControllerConfig(StrictModel):
     manages, deleted with the Service) instead of the in-tree cloud provider, which EKS keeps on
     critical fixes only. Turning it on for a running stack replaces the NLB and its DNS name
     (docs/runbook.md)."""
+    replicas: int = Field(dev_default("ingress.loadBalancerController.replicas"), ge=1, le=10)
+    """Controller replicas (one leads, the others stand by and answer its webhooks); more than one
+    also gets a disruption budget. At least 2 in prod and with highAvailability."""
+
+
 class GatewayConfig(StrictModel):
     """The Gateway API through Traefik: one shared Gateway the platform owns, in `ingress`."""
 

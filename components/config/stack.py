@@ -226,8 +226,10 @@ def _ha_replica_issues(config: StackConfig) -> list[ConfigIssue]:
     why = ("prod runs" if config.is_prod else "highAvailability: true needs") + \
         f" at least {HA_MINIMUM_REPLICAS} replicas of each platform controller, so losing a node or zone does not stop it"
     issues = []
+    unused = {"autoscaler.karpenter.": config.autoscaler.kind != "karpenter",
+              "ingress.loadBalancerController.": not config.ingress.load_balancer_controller.enabled}
     for key in HA_REPLICA_KEYS:
-        if config.autoscaler.kind != "karpenter" and key.startswith("autoscaler.karpenter."):
+        if any(key.startswith(section) and off for section, off in unused.items()):
             continue
         replicas = value_at(config, key)
         if replicas < HA_MINIMUM_REPLICAS:
