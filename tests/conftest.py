@@ -3,7 +3,8 @@
 A plan runs in its own process (the Pulumi runtime's settings are process-wide), exactly as
 `make plan` runs it, so the tests see what users see. The plan JSON is the one artefact: tests
 that render or check a shipped stack pass `--plan plans[stack].path` instead of running the
-program again (each run costs seconds).
+program again (each run costs seconds). Tests that need an option the shipped stacks leave
+off share one variant plan per stack (`variants`, edits listed in tests/variants.py).
 """
 
 from __future__ import annotations
@@ -64,6 +65,16 @@ def plan_stack(stack: str, tmp: Path, config: Path | None = None) -> PlanView:
 def plans(tmp_path_factory) -> dict[str, PlanView]:
     tmp = tmp_path_factory.mktemp("plans")
     return {stack: plan_stack(stack, tmp) for stack in STACKS}
+
+
+@pytest.fixture(scope="session")
+def variants(tmp_path_factory) -> dict[str, PlanView]:
+    """Each stack with the options the shipped files leave off (tests/variants.py), planned once:
+    one program run per stack serves every test that needs one of those options."""
+    from variants import write_variant
+
+    tmp = tmp_path_factory.mktemp("variants")
+    return {stack: plan_stack(stack, tmp, write_variant(stack, tmp)) for stack in STACKS}
 
 
 @pytest.fixture(scope="session", params=STACKS)

@@ -16,7 +16,7 @@ from components.app_workload import probes
 from components.config import parse_stack_config
 from components.config.access import placeholder_issues
 from components.config.tenancy import AppConfig
-from conftest import ROOT, plan_stack, run_preflight
+from conftest import ROOT, run_preflight
 from helpers import absent_team
 from policies.rules.image_reference import image_pin_problem
 from preflight.__main__ import main
@@ -25,6 +25,7 @@ from preflight.compose.findings import NOT_APPLICABLE, NOT_MAPPED, NOTICE, REFUS
 from preflight.compose.mapping import ImportOptions, map_services
 from preflight.compose.source import interpolate, read_compose_file
 from preflight.stackfile import read_stack_file
+from variants import IMPORTS
 
 FIXTURES = ROOT / "tests" / "fixtures" / "compose"
 THREE_TIER = FIXTURES / "three-tier" / "compose.yaml"
@@ -542,18 +543,13 @@ def test_write_creates_the_team_with_a_quota_that_fits_its_apps(tmp_path, capsys
 
 # -- the imported stacks plan and pass the gate ------------------------------------------------------
 
-# Two of the four stack x file pairs (each plan takes seconds): the three tiers into dev's
-# existing team, the Swarm stack into a new team of prod, where the gate is mandatory.
-@pytest.mark.parametrize("compose, stack, team, extra", [
-    (THREE_TIER, "dev", "shop", ["--host", "web=shop-web.dev.example.com"]),
-    (SWARM, "prod", "voting", ["--host", "vote=vote.example.com", "--host", "result=result.example.com",
-                               "--storage-gi", "db=50"]),
-], ids=["three-tier-dev", "swarm-prod"])
-def test_the_imported_stack_plans_and_passes_the_gate(tmp_path, compose, stack, team, extra):
-    config = stack_copy(tmp_path, stack)
-    assert main(["import-compose", str(compose), "--team", team, "--stack", stack, "--config", str(config),
-                 "--write", *extra]) == 0
-    plan = plan_stack(stack, tmp_path, config)  # asserts `preflight plan --config` exits 0
+# Two of the four stack x file pairs (each plan takes seconds), imported into the session's variant
+# stacks (tests/variants.py IMPORTS, which asserts import-compose --write exits 0): the three tiers
+# into dev's existing team, the Swarm stack into a new team of prod, where the gate is mandatory.
+@pytest.mark.parametrize("stack", ["dev", "prod"], ids=["three-tier-dev", "swarm-prod"])
+def test_the_imported_stack_plans_and_passes_the_gate(variants, stack):
+    compose, team, _ = IMPORTS[stack]
+    plan = variants[stack]  # plan_stack asserts `preflight plan --config` exits 0
     check = run_preflight("check", "--plan", str(plan.path))  # the plan just made, not a second run
     assert check.returncode == 0, check.stdout + check.stderr
     assert "Violations: 0 mandatory" in check.stdout

@@ -7,14 +7,13 @@ from __future__ import annotations
 import json
 
 import pytest
-import yaml
 
 from components.config.services import IngressConfig
 from components.ingress_controller import traefik_values
 from components.load_balancer_controller import controller_values
 from components.load_balancer_controller_iam import controller_policy, controller_policy_document
 from components.names import INGRESS_NAMESPACE, LOAD_BALANCER_CONTROLLER_NAMESPACE, NLB_LOAD_BALANCER_CLASS
-from conftest import ROOT, PlanView, plan_stack
+from conftest import PlanView
 from helpers import release, shipped_config
 
 CHART = "aws-load-balancer-controller"
@@ -156,12 +155,9 @@ def test_traefiks_pods_get_the_nlb_readiness_gate(plan: PlanView):
     assert release(plan, "traefik")["inputs"]["timeout"] == 900
 
 
-def test_with_irsa_the_controller_role_trusts_its_service_account_and_is_annotated(tmp_path):
-    stack = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())
-    stack["config"]["eks-platform:workloadIdentity"] = "irsa"
-    config = tmp_path / "Pulumi.dev.yaml"
-    config.write_text(yaml.safe_dump(stack))
-    plan = plan_stack("dev", tmp_path, config)
+def test_with_irsa_the_controller_role_trusts_its_service_account_and_is_annotated(variants):
+    plan = variants["prod"]  # workloadIdentity: irsa (tests/variants.py)
+    assert shipped_config("prod").ingress.load_balancer_controller.enabled
     assert not [r for r in plan.of_type("aws:eks/podIdentityAssociation:PodIdentityAssociation")
                 if r["inputs"]["namespace"] == LOAD_BALANCER_CONTROLLER_NAMESPACE]
     role = plan.one("aws:iam/role:Role", "load-balancer-controller-role-role")

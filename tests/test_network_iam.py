@@ -7,14 +7,13 @@ import copy
 import json
 
 import pytest
-import yaml
 
 from components.cert_manager import route53_policy
 from components.config import parse_stack_config
 from components.naming import iam_key
-from conftest import ROOT, PlanView, plan_stack
+from conftest import ROOT, PlanView
 from config_cases import problems, stack_values
-from helpers import with_app
+from helpers import shipped_config, with_app
 
 
 # -- finding 10: VPC flow logs ----------------------------------------------------------------
@@ -70,13 +69,9 @@ def test_flow_log_retention_must_be_a_cloudwatch_period():
     assert parse_stack_config(raw).network.flow_logs.retention_days == 10
 
 
-def test_flow_logs_can_be_turned_off(tmp_path):
-    document = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())
-    document["config"]["eks-platform:network"]["flowLogs"] = {"enabled": False}
-    path = tmp_path / "Pulumi.dev.yaml"
-    path.write_text(yaml.safe_dump(document))
-    plan = plan_stack("dev", tmp_path, config=path)
-    assert plan.of_type("aws:ec2/flowLog:FlowLog") == []
+def test_flow_logs_can_be_turned_off(plans, variants):
+    assert bool(plans["dev"].of_type("aws:ec2/flowLog:FlowLog")) is shipped_config("dev").network.flow_logs.enabled
+    assert variants["dev"].of_type("aws:ec2/flowLog:FlowLog") == []  # flowLogs: {enabled: false} (tests/variants.py)
 
 
 # -- finding 12: cert-manager's Route53 policy ------------------------------------------------

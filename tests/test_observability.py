@@ -12,7 +12,7 @@ from components.alert_rules import seed_alerts
 from components.config import StackConfigError, parse_stack_config
 from components.config.services import AlertThresholdsConfig, MonitoringConfig
 from components.monitoring import alertmanager_config
-from conftest import ROOT, PlanView, plan_stack
+from conftest import ROOT, PlanView
 from helpers import is_secret, release
 from policies.rules.helpers import containers, pod_spec
 from preflight.check import Subject, evaluate
@@ -117,16 +117,8 @@ def test_cluster_dashboard_is_a_sidecar_configmap(plan: PlanView):
     assert sidecar["label"] == "grafana_dashboard" and sidecar["searchNamespace"] == "ALL"
 
 
-def test_receivers_come_from_config_and_their_credentials_stay_secret(tmp_path):
-    stack = yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())
-    stack["config"]["eks-platform:monitoring"].update({
-        "receivers": [{"name": "oncall", "pagerdutyRoutingKey": {"secure": "AAABAOnCiPhErTeXt"}},
-                      {"name": "slack", "slackChannel": "#alerts", "slackApiUrl": {"secure": "AAABAsLaCk"}}],
-        "defaultReceiver": "oncall",
-    })
-    config = tmp_path / "Pulumi.prod.yaml"
-    config.write_text(yaml.safe_dump(stack))
-    plan = plan_stack("prod", tmp_path, config)
+def test_receivers_come_from_config_and_their_credentials_stay_secret(variants):
+    plan = variants["prod"]  # monitoring.receivers: oncall (PagerDuty) and slack (tests/variants.py)
     stack_release = release(plan, "kube-prometheus-stack")
     alertmanager = stack_release["inputs"]["values"]["alertmanager"]["config"]
     assert alertmanager["route"]["receiver"] == "oncall"

@@ -6,10 +6,9 @@ import copy
 import json
 
 import pytest
-import yaml
 
 from components.config import StackConfigError, parse_stack_config
-from conftest import ROOT, PlanView, plan_stack
+from conftest import ROOT, PlanView
 from helpers import app_pod, k8s
 from network_policy_model import address, allowed, plan_policies, pod
 from preflight.stackfile import read_stack_file
@@ -286,22 +285,10 @@ def test_replicas_alone_is_fine_for_a_stateful_app_or_without_autoscaling():
 
 
 @pytest.fixture(scope="module")
-def variant(tmp_path_factory) -> PlanView:
-    """The dev stack with the options the shipped stacks leave off, planned once."""
-    tmp = tmp_path_factory.mktemp("variant")
-    stack = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())
-    shop = stack["config"]["eks-platform:teams"][0]
-    apps = {app["name"]: app for app in shop["apps"]}
-    backend, database = apps["backend"], apps["database"]
-    backend["secrets"] = {"API_TOKEN": {"secure": "AAABAHNlY3JldA=="}}
-    backend["irsaPolicyArns"] = ["arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"]
-    backend["serviceAccountToken"] = True
-    database.pop("autoscaling", None)
-    database["replicas"] = 1
-    database["stateful"]["retainVolume"] = True
-    config = tmp / "Pulumi.dev.yaml"
-    config.write_text(yaml.safe_dump(stack))
-    return plan_stack("dev", tmp, config)
+def variant(variants) -> PlanView:
+    """dev with the options the shipped stacks leave off (tests/variants.py: the backend's secret,
+    IRSA policies and mounted token; the database's single replica and retained volume)."""
+    return variants["dev"]
 
 
 def test_secrets_and_irsa_from_config(variant):

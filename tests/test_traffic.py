@@ -12,8 +12,9 @@ import yaml
 from components.config import StackConfigError, parse_stack_config
 from components.config.base import quantity_value
 from components.names import ENTRYPOINTS_ANNOTATION, ISSUER_ANNOTATION
-from conftest import ROOT, PlanView, plan_stack
-from helpers import release
+from conftest import ROOT, PlanView
+from helpers import release, shipped_config
+from variants import ROUTE53_ZONE
 from preflight.stackfile import read_stack_file
 
 EXTERNAL_TYPES = {"LoadBalancer", "NodePort"}
@@ -176,23 +177,19 @@ def test_dev_certificates_come_from_staging_and_prod_from_prod(plans):
             assert spec["tls"][0]["hosts"] == hosts and spec["ingressClassName"] == "traefik"
 
 
-def test_route53_zone_switches_issuers_to_dns01_with_a_scoped_irsa_role(tmp_path):
-    stack = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())
-    stack["config"]["eks-platform:certManager"]["route53HostedZoneId"] = "Z0123456789ABCDEF"
-    config = tmp_path / "Pulumi.dev.yaml"
-    config.write_text(yaml.safe_dump(stack))
-    plan = plan_stack("dev", tmp_path, config)
+def test_route53_zone_switches_issuers_to_dns01_with_a_scoped_irsa_role(variants):
+    plan = variants["dev"]  # certManager.route53HostedZoneId: ROUTE53_ZONE (tests/variants.py)
 
     for issuer in plan.of_type("kubernetes:cert-manager.io/v1:ClusterIssuer"):
         assert issuer["inputs"]["spec"]["acme"]["solvers"] == [
-            {"dns01": {"route53": {"region": stack["config"]["aws:region"], "hostedZoneID": "Z0123456789ABCDEF"}}}]
+            {"dns01": {"route53": {"region": shipped_config("dev").region, "hostedZoneID": ROUTE53_ZONE}}}]
     role = plan.one("aws:iam/role:Role", "cert-manager-route53-role")
     trust = json.loads(role["inputs"]["assumeRolePolicy"])
     conditions = trust["Statement"][0]["Condition"]["StringEquals"]
     assert "system:serviceaccount:cert-manager:cert-manager" in conditions.values()
     policy = json.loads(plan.one("aws:iam/rolePolicy:RolePolicy", "cert-manager-route53-policy")["inputs"]["policy"])
     change = [s for s in policy["Statement"] if "route53:ChangeResourceRecordSets" in s["Action"]][0]
-    assert change["Resource"] == ["arn:aws:route53:::hostedzone/Z0123456789ABCDEF"]
+    assert change["Resource"] == [f"arn:aws:route53:::hostedzone/{ROUTE53_ZONE}"]
     values = release(plan, "cert-manager")["inputs"]["values"]
     annotated = values["serviceAccount"]["annotations"]["eks.amazonaws.com/role-arn"]
     assert annotated.startswith("arn:aws:iam::") and ":role/" in annotated
