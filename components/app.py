@@ -1,6 +1,6 @@
 """An app from a few lines of stack config: its workload (a Deployment, StatefulSet or CronJob,
 one row of components/app_kinds.py) and everything around it: ServiceAccount, Secret, Service,
-HPA, PDB, NetworkPolicy, TLS Ingress, ServiceMonitor, alert rules and a dashboard.
+HPA, PDB, NetworkPolicy, TLS Ingress (or HTTPRoute), ServiceMonitor, alert rules and a dashboard.
 
 This module is the wiring only: which objects exist, their names, options and dependencies.
 Every spec comes from a pure function (app_workload.py, app_specs.py)."""
@@ -22,6 +22,8 @@ from components.app_specs import (Peer, alert_rules_spec, headless_service_spec,
 from components.app_workload import app_labels, headless_service_name, pdb_spec, secret_name
 from components.config.tenancy import AppConfig
 from components.dashboards import app_dashboard, dashboard_config_map
+from components.gateway import http_route_spec
+from components.names import GATEWAY_API_VERSION
 from components.platform import PlatformContext
 from components.tls_ingress import tls_ingress
 from components.workload_identity import WorkloadRole, WorkloadRoleArgs
@@ -34,9 +36,20 @@ def _tls_ingress(name: str, app: AppConfig, team: str, context: PlatformContext,
                 service_port=app.port, issuer=context.default_issuer, labels=labels, opts=opts)
 
 
-# How an app's host reaches its Service, by route kind: one entry each (today a TLS Ingress).
+def _http_route(name: str, app: AppConfig, team: str, context: PlatformContext, labels: dict[str, str],
+                opts: pulumi.ResourceOptions) -> None:
+    assert app.host is not None
+    k8s.apiextensions.CustomResource(
+        f"{name}-httproute", api_version=GATEWAY_API_VERSION, kind="HTTPRoute",
+        metadata=k8s.meta.v1.ObjectMetaArgs(name=app.name, namespace=team, labels=labels),
+        spec=http_route_spec(app.host, app.name, app.port),
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(
+            depends_on=[*context.gateway_api_crds, *context.ingress_controller])))
+
+
+# How an app's host reaches its Service, by route kind (the app's `route`): one entry each.
 EXPOSURES: dict[str, Callable[[str, AppConfig, str, PlatformContext, dict[str, str], pulumi.ResourceOptions],
-                              None]] = {"ingress": _tls_ingress}
+                              None]] = {"ingress": _tls_ingress, "httproute": _http_route}
 
 
 @dataclass
@@ -118,7 +131,7 @@ class App(pulumi.ComponentResource):
             spec=network_policy_spec(app, team, args.dependencies, args.callers, context.vpc_cidr, aws_identity),
             opts=child)
         if EXPOSURE in features:
-            EXPOSURES["ingress"](name, app, team, context, labels, child)
+            EXPOSURES[app.route](name, app, team, context, labels, child)
         if METRICS in features:
             after_crds = pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(
                 depends_on=list(context.monitoring_crds)))

@@ -22,6 +22,7 @@ import pulumi_kubernetes as k8s
 from components.charts import MANIFESTS
 from components.config.tenancy import TeamConfig
 from components.names import (
+    GATEWAY_API_VERSION,
     GATEWAY_CLASS,
     GATEWAY_CONTROLLER,
     GATEWAY_NAME,
@@ -31,7 +32,7 @@ from components.names import (
 )
 from components.platform import PlatformContext
 
-GATEWAY_API_VERSION = "gateway.networking.k8s.io/v1"
+GATEWAY_GROUP = GATEWAY_API_VERSION.split("/")[0]
 GATEWAY_API_CRDS = MANIFESTS["gateway-api-crds"]
 # cert-manager labels what it makes for a Certificate with the Certificate's name: a label
 # value, so at most 63 characters.
@@ -71,7 +72,7 @@ def certificate_secret_name(host: GatewayHost) -> str:
 
 
 def listener_name(host: GatewayHost) -> str:
-    """The host itself: an HTTPRoute's parentRef names it as sectionName."""
+    """The host itself: an HTTPRoute's parentRef names it as sectionName (http_route_spec)."""
     return host.host
 
 
@@ -95,8 +96,19 @@ def listener(host: GatewayHost) -> dict[str, Any]:
         # The API server sets this label to the namespace's name; a team cannot claim another's.
         "allowedRoutes": {
             "namespaces": {"from": "Selector", "selector": {"matchLabels": {NAMESPACE_NAME_LABEL: host.team}}},
-            "kinds": [{"group": "gateway.networking.k8s.io", "kind": "HTTPRoute"}],
+            "kinds": [{"group": GATEWAY_GROUP, "kind": "HTTPRoute"}],
         },
+    }
+
+
+def http_route_spec(host: str, service_name: str, service_port: int) -> dict[str, Any]:
+    """An app's route: its host's listener on the shared Gateway, every path to its Service."""
+    return {
+        "parentRefs": [{"group": GATEWAY_GROUP, "kind": "Gateway", "namespace": INGRESS_NAMESPACE,
+                        "name": GATEWAY_NAME, "sectionName": host}],
+        "hostnames": [host],
+        "rules": [{"matches": [{"path": {"type": "PathPrefix", "value": "/"}}],
+                   "backendRefs": [{"group": "", "kind": "Service", "name": service_name, "port": service_port}]}],
     }
 
 

@@ -34,6 +34,7 @@ NLB_LOAD_BALANCER_CLASS = "service.k8s.aws/nlb"
 POD_READINESS_GATE_LABEL = "elbv2.k8s.aws/pod-readiness-gate-inject"
 # The Gateway API: the platform's GatewayClass (Traefik's controller) and its one shared Gateway,
 # in INGRESS_NAMESPACE. HTTPRoutes name the Gateway and, as sectionName, their host's listener.
+GATEWAY_API_VERSION = "gateway.networking.k8s.io/v1"
 GATEWAY_CLASS = "traefik"
 GATEWAY_CONTROLLER = "traefik.io/gateway-controller"
 GATEWAY_NAME = "platform"

@@ -19,9 +19,10 @@ from components.gateway import (
     certificate_secret_name,
     certificate_spec,
     gateway_spec,
+    http_route_spec,
     listener_name,
 )
-from components.names import GATEWAY_CLASS, GATEWAY_CONTROLLER, NAMESPACE_NAME_LABEL
+from components.names import GATEWAY_CLASS, GATEWAY_CONTROLLER, GATEWAY_NAME, NAMESPACE_NAME_LABEL
 from conftest import ROOT, PlanView, plan_stack
 from config_cases import problems, stack_values
 from crd_schema import load_crds, validation_errors
@@ -32,6 +33,8 @@ CONFIG_FILE = "kubernetes:yaml/v2:ConfigFile"
 GATEWAY = f"kubernetes:{GATEWAY_GROUP}/v1:Gateway"
 GATEWAY_CLASS_TYPE = f"kubernetes:{GATEWAY_GROUP}/v1:GatewayClass"
 CERTIFICATE = "kubernetes:cert-manager.io/v1:Certificate"
+HTTP_ROUTE = f"kubernetes:{GATEWAY_GROUP}/v1:HTTPRoute"
+INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
 
 HOSTS = [GatewayHost("shop", "frontend", "shop.example.com"), GatewayHost("analytics", "reports", "reports.example.com")]
 
@@ -164,15 +167,10 @@ def test_listener_names_and_certificate_names_are_unique_and_fit_a_label():
 # -- on the plan -----------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def gateway_plan(tmp_path_factory) -> PlanView:
-    """dev with ingress.gateway on (one more plan until a shipped stack turns it on)."""
-    text = (ROOT / "Pulumi.dev.yaml").read_text()
-    marker = "  eks-platform:ingress:\n"
-    assert marker in text
-    tmp = tmp_path_factory.mktemp("gateway")
-    stack = tmp / "Pulumi.dev.yaml"
-    stack.write_text(text.replace(marker, marker + "    gateway: {enabled: true}\n", 1))
-    return plan_stack("dev", tmp, config=stack)
+def gateway_plan(plans) -> PlanView:
+    """dev: the shipped stack that turns the Gateway on (prod keeps it off)."""
+    assert parse_stack_config(stack_values("dev")).ingress.gateway.enabled, "dev ships with ingress.gateway on"
+    return plans["dev"]
 
 
 def test_the_crds_are_the_pinned_release_manifest_and_traefik_waits_for_them(gateway_plan: PlanView):
@@ -198,7 +196,7 @@ def test_the_platform_owns_one_gateway_class_and_one_gateway(gateway_plan: PlanV
 
 
 def parse_dev_with_gateway():
-    return parse_stack_config(with_gateway(stack_values("dev")))
+    return parse_stack_config(stack_values("dev"))
 
 
 def test_every_gateway_object_is_a_child_of_the_component_through_its_provider(gateway_plan: PlanView):
@@ -265,3 +263,114 @@ def test_a_gateway_object_that_does_not_wait_for_the_crds_is_caught(gateway_plan
     drop_dependencies(regs, gateway, graph_waiting | {crds.urn})
     found = [f for f in of_check(assess(regs), "readiness-order-crds") if f.resource.endswith(gateway.name)]
     assert found and crds.name in found[0].message and GATEWAY_GROUP in found[0].message
+
+
+# -- apps on route: httproute ----------------------------------------------------------------
+
+def routed_apps(route: str) -> list[tuple[str, object]]:
+    config = parse_stack_config(stack_values("dev"))
+    return [(team.name, app) for team in config.teams for app in team.apps if app.host and app.route == route]
+
+
+def test_the_httproute_is_valid_against_the_crd(crds):
+    manifest = {"apiVersion": f"{GATEWAY_GROUP}/v1", "kind": "HTTPRoute",
+                "spec": http_route_spec("shop.example.com", "frontend", 8080)}
+    assert list(validation_errors(manifest, crds[(f"{GATEWAY_GROUP}/v1", "HTTPRoute")])) == []
+
+
+def test_an_app_on_httproute_gets_an_httproute_on_its_hosts_listener_and_no_ingress(gateway_plan: PlanView):
+    apps = routed_apps("httproute")
+    assert apps, "dev ships at least one app on route: httproute"
+    routes = {(r["inputs"]["metadata"]["namespace"], r["inputs"]["metadata"]["name"]): r
+              for r in gateway_plan.of_type(HTTP_ROUTE)}
+    ingresses = {(r["inputs"]["metadata"]["namespace"], r["inputs"]["metadata"]["name"])
+                 for r in gateway_plan.of_type(INGRESS)}
+    for team, app in apps:
+        route = routes[(team, app.name)]
+        spec = route["inputs"]["spec"]
+        assert spec["parentRefs"] == [{"group": GATEWAY_GROUP, "kind": "Gateway", "namespace": "ingress",
+                                       "name": GATEWAY_NAME, "sectionName": app.host}]
+        assert spec["hostnames"] == [app.host]
+        assert spec["rules"][0]["backendRefs"] == [{"group": "", "kind": "Service", "name": app.name,
+                                                    "port": app.port}]
+        assert (team, app.name) not in ingresses
+        parent = gateway_plan.by_urn[route["parent"]]
+        assert parent["type"] == "eks-platform:apps:App"
+        assert {gateway_plan.one(CONFIG_FILE)["urn"], release(gateway_plan, "traefik")["urn"]} <= set(
+            route["dependencies"])
+
+
+def test_apps_on_ingress_keep_their_tls_ingress(gateway_plan: PlanView):
+    apps = routed_apps("ingress")
+    assert apps, "dev keeps at least one app on route: ingress"
+    ingresses = {(r["inputs"]["metadata"]["namespace"], r["inputs"]["metadata"]["name"])
+                 for r in gateway_plan.of_type(INGRESS)}
+    routes = {(r["inputs"]["metadata"]["namespace"], r["inputs"]["metadata"]["name"])
+              for r in gateway_plan.of_type(HTTP_ROUTE)}
+    for team, app in apps:
+        assert (team, app.name) in ingresses and (team, app.name) not in routes
+
+
+# -- readiness: reachability -----------------------------------------------------------------
+
+def test_traefik_reaching_an_httproute_backend_is_an_intended_allowed_connection(gateway_plan: PlanView):
+    from readiness_support import assess, registrations, stack_config
+
+    result = assess(registrations(gateway_plan), stack_config("dev"))
+    for team, app in routed_apps("httproute"):
+        wanted = [c for c in result.connections if c["to"] == f"{team}/{app.name}"
+                  and c["why"] == f"HTTPRoute {team}/{app.name} backend"]
+        assert wanted and all(c["allowed"] and c["port"] == app.port for c in wanted), result.connections
+        assert "traefik" in wanted[0]["from"]
+    assert [f for f in result.findings if f.check.startswith("readiness-network")] == []
+
+
+def test_a_blocked_httproute_backend_is_caught(gateway_plan: PlanView):
+    from readiness_support import assess, of_check, registrations, stack_config
+
+    regs = registrations(gateway_plan)
+    team, app = routed_apps("httproute")[0]
+    policy = next(r for r in regs if r.type == "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+                  and r.inputs["metadata"] == {**r.inputs["metadata"], "name": f"app-{app.name}", "namespace": team})
+    # The app's NetworkPolicy no longer admits Traefik (the rule a host adds).
+    policy.inputs["spec"]["ingress"] = [rule for rule in policy.inputs["spec"]["ingress"]
+                                        if "ingress" not in str(rule.get("from"))]
+    found = of_check(assess(regs, stack_config("dev")), "readiness-network-blocked")
+    assert any(f"{team}/{app.name} :{app.port}/TCP (HTTPRoute {team}/{app.name} backend)" in f.message
+               for f in found), [f.message for f in found]
+
+
+def test_an_httproute_that_does_not_wait_for_its_gateways_controller_is_caught(gateway_plan: PlanView):
+    from readiness_support import assess, descendants, drop_dependencies, of_check, registrations
+
+    regs = registrations(gateway_plan)
+    route = next(r for r in regs if r.type == HTTP_ROUTE)
+    controller = next(r for r in regs if r.type == "eks-platform:traffic:IngressController")
+    gateway = next(r for r in regs if r.type == "eks-platform:traffic:Gateway")
+    drop_dependencies(regs, route, descendants(regs, controller.urn) | descendants(regs, gateway.urn))
+    found = [f for f in of_check(assess(regs), "readiness-order-gateway") if f.resource.endswith(route.name)]
+    assert found and release(gateway_plan, "traefik")["name"] in found[0].message
+
+
+def test_a_certificate_that_does_not_wait_for_its_issuer_is_caught(gateway_plan: PlanView):
+    from readiness_support import assess, drop_dependencies, of_check, registrations
+
+    regs = registrations(gateway_plan)
+    certificate = next(r for r in regs if r.type == CERTIFICATE)
+    issuer = next(r for r in regs if r.type.endswith(":ClusterIssuer")
+                  and r.inputs["metadata"]["name"] == certificate.inputs["spec"]["issuerRef"]["name"])
+    assert of_check(assess(regs), "readiness-order-gateway") == []
+    drop_dependencies(regs, certificate, {issuer.urn})
+    found = [f for f in of_check(assess(regs), "readiness-order-gateway") if f.resource.endswith(certificate.name)]
+    assert found and issuer.name in found[0].message
+
+
+def test_the_gateway_certificates_http01_solver_is_admitted_and_reached(gateway_plan: PlanView):
+    from readiness_support import assess, registrations, stack_config
+
+    result = assess(registrations(gateway_plan), stack_config("dev"))
+    for team, app in routed_apps("httproute"):
+        challenge = [c for c in result.connections if c["why"] == f"HTTP-01 challenge for {app.host}"]
+        assert challenge and all(c["allowed"] and c["to"].startswith("ingress/") for c in challenge), challenge
+    assert [f for f in result.findings if f.check in ("readiness-pod-security", "readiness-limit-range",
+                                                      "readiness-resource-quota")] == []

@@ -33,6 +33,8 @@ CHECKS = {check.name: check for check in (
     Check("readiness-order-load-balancer",
           "Every LoadBalancer Service the AWS Load Balancer Controller serves is created after it, so it is deleted "
           "before it."),
+    Check("readiness-order-gateway", "Every Gateway and HTTPRoute is created after the controller of its "
+                                     "GatewayClass, every cert-manager Certificate after its issuer."),
     Check("readiness-order-cycle", "No component waits on something created inside itself that needs it."),
 )}
 

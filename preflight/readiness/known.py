@@ -83,6 +83,14 @@ def chart_crd_groups(release: Release) -> tuple[str, ...]:
     return groups if groups and enabled(release.values) else ()
 
 
+def gateway_controllers(release: Release) -> list[str]:
+    """The GatewayClass controllerNames a controller chart serves (traefik: its Gateway provider)."""
+    if release.chart == "traefik" and dig(release.values, "providers", "kubernetesGateway", "enabled") is True:
+        # Traefik's controller name (its Gateway API docs: GatewayClass spec.controllerName).
+        return ["traefik.io/gateway-controller"]
+    return []
+
+
 def ingress_classes(release: Release) -> list[tuple[str, bool]]:
     """(IngressClass name, is default) a controller chart creates."""
     values: Mapping[str, Any] = release.values

@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from typing import Any, Iterable, Optional
 
 from .findings import Finding
-from .known import (LOAD_BALANCER_CONTROLLER_CHART, chart_crd_groups, ingress_classes, load_balancer_services,
-                    manifest_crd_groups)
+from .known import (LOAD_BALANCER_CONTROLLER_CHART, chart_crd_groups, gateway_controllers, ingress_classes,
+                    load_balancer_services, manifest_crd_groups)
 from .model import Cluster, Release, dig
 
 NODE_GROUP_TYPES = ("eks:index:ManagedNodeGroup", "eks:index:NodeGroup", "eks:index:NodeGroupV2",
@@ -270,9 +270,46 @@ def self_waits(graph: Graph) -> list[Finding]:
     return findings
 
 
+def gateway_order(graph: Graph, cluster: Cluster, releases: list[Release]) -> list[Finding]:
+    """A Gateway or HTTPRoute waits for the release of its GatewayClass's controller, so the first
+    `pulumi up` ends with the host served and `pulumi destroy` removes the routes before the
+    controller; a Certificate waits for its issuer, without which its issuance cannot start."""
+    serving: dict[str, list[str]] = {}
+    for release in releases:
+        for controller in gateway_controllers(release):
+            serving.setdefault(controller, []).append(release.urn)
+    classes = {c.name: c.get("spec", "controllerName") for c in cluster.of_kind("GatewayClass")}
+    gateways = {(g.namespace, g.name): g for g in cluster.of_kind("Gateway")}
+    findings = []
+
+    def must_wait(obj: Any, candidates: list[str], what: str) -> None:
+        if obj.urn in graph.by_urn and candidates and not any(c in graph.waits_for(obj.urn) for c in candidates):
+            names = ", ".join(sorted(graph.by_urn[c].name for c in candidates))
+            findings.append(Finding("readiness-order-gateway", _label(graph.by_urn[obj.urn]),
+                                    f"{obj.label} does not depend on {names}, {what}. Fix: depends_on={names}.", None))
+
+    for route in cluster.of_kind("HTTPRoute") + cluster.of_kind("Gateway"):
+        parents = [route] if route.kind == "Gateway" else [
+            gateways.get((p.get("namespace") or route.namespace, p.get("name")))
+            for p in route.get("spec", "parentRefs") or []]
+        controllers = {classes.get(g.get("spec", "gatewayClassName")) for g in parents if g is not None}
+        must_wait(route, [urn for c in controllers if c for urn in serving.get(c, [])],
+                  "the controller that serves it: on a first deploy `pulumi up` may end before anything serves "
+                  "the host, and `pulumi destroy` may remove the controller first")
+    issuers = {("ClusterIssuer", "", i.name): i.urn for i in cluster.of_kind("ClusterIssuer") if i.urn}
+    issuers.update({("Issuer", i.namespace, i.name): i.urn for i in cluster.of_kind("Issuer") if i.urn})
+    for certificate in cluster.of_kind("Certificate"):
+        ref = certificate.get("spec", "issuerRef") or {}
+        kind = ref.get("kind") or "Issuer"
+        issuer = issuers.get((kind, certificate.namespace if kind == "Issuer" else "", ref.get("name")))
+        must_wait(certificate, [issuer] if issuer else [], "its issuer: its issuance cannot start before it exists")
+    return findings
+
+
 def ordering(registrations: list[Any], cluster: Cluster, releases: list[Release],
              chart_crds: dict[str, set[tuple[str, str]]]) -> list[Finding]:
     graph = Graph(registrations)
     return (node_order(graph) + crd_order(graph, releases, chart_crds) + ingress_order(graph, cluster, releases)
-            + load_balancer_order(graph, cluster, releases) + self_waits(graph))
+            + load_balancer_order(graph, cluster, releases) + gateway_order(graph, cluster, releases)
+            + self_waits(graph))
 

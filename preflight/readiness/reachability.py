@@ -1,7 +1,7 @@
 """Which intended connections the plan's NetworkPolicies allow (semantics in networkpolicy.py).
 
 The intended connections come from the plan and the stack config (see `intents`): app ->
-dependsOn, ingress controller -> every Ingress backend and HTTP-01 solver, Prometheus -> every
+dependsOn, ingress controller -> every Ingress and HTTPRoute backend and HTTP-01 solver, Prometheus -> every
 ServiceMonitor target, every pod -> DNS, token apps -> API server, IRSA apps -> AWS on 443,
 Pod Identity pods (a PodIdentityAssociation names their ServiceAccount) -> AWS on 443 and the
 node's Pod Identity agent on 80, Elasticsearch clients -> Elasticsearch, allowFromNamespaces callers -> the team. A blocked one
@@ -13,10 +13,10 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 from .findings import Finding
-from .known import COREDNS, chart_pods, ingress_classes, operator_pods
+from .known import COREDNS, chart_pods, gateway_controllers, ingress_classes, operator_pods
 from .model import Cluster, Release, Workload, as_int, dig, selects
 from .networkpolicy import Endpoint, Policies, port_map
 from .solvers import Solver
@@ -246,6 +246,9 @@ def intents(cluster: Cluster, network: Network, releases: list[Release], solvers
             for target, target_port in targets:
                 for controller in controllers.get(class_name, []):
                     want(controller, target, target_port, f"{ingress.label} backend")
+    for route, target, target_port, routers in _http_route_backends(cluster, network, releases, pods, notes):
+        for router in routers:
+            want(router, target, target_port, f"{route.label} backend")
     for solver in solvers:
         endpoint = next(e for e in pods if e.workload is solver.workload)
         for controller in controllers.get(solver.ingress_class, []):
@@ -309,6 +312,37 @@ def intents(cluster: Cluster, network: Network, releases: list[Release], solvers
     return wanted, notes
 
 
+def _http_route_backends(cluster: Cluster, network: Network, releases: list[Release], pods: list[Endpoint],
+                         notes: list[str]) -> Iterator[tuple[Any, Endpoint, Any, list[Endpoint]]]:
+    """(HTTPRoute, backend pod, its port, the controller pods routing to it): an HTTPRoute's
+    Service backends, reached from the pods of the controller of its Gateways' GatewayClass."""
+    by_controller: dict[str, list[Endpoint]] = {}
+    for release in releases:
+        for controller in gateway_controllers(release):
+            by_controller.setdefault(controller, []).extend(
+                e for e in pods if e.release == release.name and e.namespace == release.namespace)
+    classes = {c.name: c.get("spec", "controllerName") for c in cluster.of_kind("GatewayClass")}
+    gateways = {(g.namespace, g.name): g for g in cluster.of_kind("Gateway")}
+    for route in cluster.of_kind("HTTPRoute"):
+        routers: list[Endpoint] = []
+        for parent in route.get("spec", "parentRefs") or []:
+            gateway = gateways.get((parent.get("namespace") or route.namespace, parent.get("name")))
+            if gateway is None:
+                notes.append(f"{route.label}: Gateway {parent.get('name')} is not in the plan")
+                continue
+            routers += by_controller.get(classes.get(gateway.get("spec", "gatewayClassName")), [])
+        for rule in route.get("spec", "rules") or []:
+            for backend in rule.get("backendRefs") or []:
+                if backend.get("kind", "Service") != "Service" or backend.get("group", "") not in ("", "core"):
+                    continue
+                namespace = backend.get("namespace") or route.namespace
+                targets = _service_targets(network, namespace, backend.get("name"), backend.get("port"))
+                if not targets:
+                    notes.append(f"{route.label}: backend Service {namespace}/{backend.get('name')} is not in the plan")
+                for target, target_port in targets:
+                    yield route, target, target_port, routers
+
+
 def _release_values(releases: list[Release], name: str) -> Optional[Mapping[str, Any]]:
     return next((r.values for r in releases if r.name == name), None)
 
@@ -354,7 +388,7 @@ def assess(cluster: Cluster, network: Network, wanted: list[Intent]) -> tuple[li
             obj = source.workload.obj if source.workload else None
             findings.append(Finding(
                 "readiness-network-undeclared", obj.resource if obj else source.name,
-                f"{source.name} may connect to {'; '.join(extra)}, which nothing declares (no dependsOn, Ingress, "
+                f"{source.name} may connect to {'; '.join(extra)}, which nothing declares (no dependsOn, Ingress, HTTPRoute, "
                 f"ServiceMonitor, token, IRSA, Pod Identity, Elasticsearch client or allowFromNamespaces). Fix: narrow the "
                 f"NetworkPolicies that allow it, or declare the connection.", obj.file if obj else None))
     return findings, wanted

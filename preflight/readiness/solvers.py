@@ -1,8 +1,8 @@
 """Pods a controller creates that no object declares: cert-manager's HTTP-01 solver.
 
-For each TLS host of an Ingress whose issuer solves HTTP-01, cert-manager creates a solver pod
-and a Service in the Ingress's namespace while the certificate is issued (the first `pulumi
-up`, and every renewal). They are built here as cert-manager builds them: its defaults
+For each TLS host of an Ingress (or dnsName of a Certificate, such as the shared Gateway's)
+whose issuer solves HTTP-01, cert-manager creates a solver pod and a Service in that object's
+namespace while the certificate is issued (the first `pulumi up`, and every renewal). They are built here as cert-manager builds them: its defaults
 (controller flags --acme-http01-solver-resource-*: 10m/64Mi requested, 100m/64Mi limit,
 runAsNonRoot, a NodePort Service), overridden by the solver's podTemplate and serviceType.
 """
@@ -34,6 +34,7 @@ class Solver:
     workload: Workload
     service: Obj
     ingress: Obj
+    """The Ingress, or the Certificate, the challenge proves a host of."""
     host: str
     issuer: str
     ingress_class: Optional[str]
@@ -121,6 +122,15 @@ def http01_solvers(cluster: Cluster, releases: list[Release]) -> list[Solver]:
     cluster_issuers = {o.name: o for o in cluster.of_kind("ClusterIssuer")}
     issuers = {(o.namespace, o.name): o for o in cluster.of_kind("Issuer")}
     solvers = []
+    # A Certificate of its own (the shared Gateway's): the solver runs in the Certificate's namespace.
+    for certificate in cluster.of_kind("Certificate"):
+        ref = certificate.get("spec", "issuerRef") or {}
+        issuer = cluster_issuers.get(ref.get("name")) if ref.get("kind") == "ClusterIssuer" else \
+            issuers.get((certificate.namespace, ref.get("name")))
+        hosts = [h for h in certificate.get("spec", "dnsNames") or [] if isinstance(h, str)]
+        if issuer is not None:
+            solvers += _solvers_for(certificate, hosts, issuer, certificate.get("metadata", "labels") or {}, resources,
+                                    None)
     for ingress in cluster.of_kind("Ingress"):
         annotations = ingress.get("metadata", "annotations") or {}
         issuer = None
@@ -130,16 +140,23 @@ def http01_solvers(cluster: Cluster, releases: list[Release]) -> list[Solver]:
             issuer = issuers.get((ingress.namespace, annotations["cert-manager.io/issuer"]))
         if issuer is None:
             continue
-        labels = ingress.get("metadata", "labels") or {}
         hosts = [h for entry in ingress.get("spec", "tls") or [] if isinstance(entry, Mapping)
                  for h in entry.get("hosts") or [] if isinstance(h, str)]
-        for host in hosts:
-            solver = choose_solver(issuer, host, labels)
-            http01 = dig(solver, "http01")
-            if not isinstance(http01, Mapping) or "ingress" not in http01:
-                continue
-            workload, service = _solver_pod(ingress, host, issuer, http01, resources)
-            ingress_class = dig(http01, "ingress", "ingressClassName") or dig(http01, "ingress", "class") \
-                or ingress.get("spec", "ingressClassName")
-            solvers.append(Solver(workload, service, ingress, host, issuer.name, ingress_class))
+        solvers += _solvers_for(ingress, hosts, issuer, ingress.get("metadata", "labels") or {}, resources,
+                                ingress.get("spec", "ingressClassName"))
+    return solvers
+
+
+def _solvers_for(owner: Obj, hosts: list[str], issuer: Obj, labels: Mapping[str, str],
+                 resources: dict[str, dict[str, str]], own_class: Optional[str]) -> list[Solver]:
+    """The solver pods cert-manager runs for `owner` (an Ingress or a Certificate) in its namespace."""
+    solvers = []
+    for host in hosts:
+        solver = choose_solver(issuer, host, labels)
+        http01 = dig(solver, "http01")
+        if not isinstance(http01, Mapping) or "ingress" not in http01:
+            continue
+        workload, service = _solver_pod(owner, host, issuer, http01, resources)
+        ingress_class = dig(http01, "ingress", "ingressClassName") or dig(http01, "ingress", "class") or own_class
+        solvers.append(Solver(workload, service, owner, host, issuer.name, ingress_class))
     return solvers
