@@ -57,10 +57,14 @@ def is_secret(resource: dict, path: str) -> bool:
     return any(path == p or path.startswith((p + ".", p + "[")) for p in resource["secretPaths"])
 
 
+# Groups under k8s.io that no cluster serves built in: they come as CRDs.
+CRD_GROUPS_UNDER_K8S_IO = frozenset({"gateway.networking.k8s.io", "snapshot.storage.k8s.io"})
+
+
 def builtin_kind(manifest: dict) -> bool:
     """A kind of the Kubernetes API itself (core, apps, *.k8s.io), not a custom resource."""
     group = manifest["apiVersion"].split("/")[0] if "/" in manifest["apiVersion"] else ""
-    return group == "" or "." not in group or group.endswith(".k8s.io")
+    return group not in CRD_GROUPS_UNDER_K8S_IO and (group == "" or "." not in group or group.endswith(".k8s.io"))
 
 
 def with_app(raw: dict, **app) -> dict:

@@ -24,6 +24,9 @@ FEATURE_OBJECTS = {
     EXPOSURE: ("kubernetes:networking.k8s.io/v1:Ingress", "{app}"),
     METRICS: ("kubernetes:monitoring.coreos.com/v1:ServiceMonitor", "{app}"),
 }
+# The exposure object by the app's route.
+EXPOSURE_TYPES = {"ingress": "kubernetes:networking.k8s.io/v1:Ingress",
+                  "httproute": "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute"}
 
 
 def app_config(**fields) -> AppConfig:
@@ -52,6 +55,7 @@ def test_the_table_decides_which_objects_each_shipped_app_gets(plans, stack):
             kind, features = kind_of(app), features_in_use(app)
             assert app.name in k8s(plan, f"kubernetes:{kind.api_version}:{kind.kind}", team.name), (team.name, app)
             for feature, (plan_type, name) in FEATURE_OBJECTS.items():
+                plan_type = EXPOSURE_TYPES[app.route] if feature == EXPOSURE else plan_type
                 present = name.format(app=app.name) in k8s(plan, plan_type, team.name)
                 assert present == (feature in features), (team.name, app.name, feature)
             # Every kind gets its ServiceAccount and its own NetworkPolicy.

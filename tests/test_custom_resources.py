@@ -43,8 +43,8 @@ def test_every_custom_resource_is_valid_against_its_crd(rendered, crds, stack):
     resources = custom_resources(rendered[stack])
     kinds = {m["kind"] for _, m in resources}
     assert {"ClusterIssuer", "PrometheusRule", "Elasticsearch", "Kibana"} <= kinds
-    if stack == "dev":  # dev runs Karpenter (tests/test_karpenter.py)
-        assert {"EC2NodeClass", "NodePool"} <= kinds
+    if stack == "dev":  # dev runs Karpenter (tests/test_karpenter.py) and the Gateway (tests/test_gateway.py)
+        assert {"EC2NodeClass", "NodePool", "GatewayClass", "Gateway", "HTTPRoute", "Certificate"} <= kinds
     for file_name, manifest in resources:
         schema = crds.get((manifest["apiVersion"], manifest["kind"]))
         assert schema is not None, f"{file_name}: no CRD for {manifest['apiVersion']} {manifest['kind']} in reference"
