@@ -374,3 +374,12 @@ def test_the_gateway_certificates_http01_solver_is_admitted_and_reached(gateway_
         assert challenge and all(c["allowed"] and c["to"].startswith("ingress/") for c in challenge), challenge
     assert [f for f in result.findings if f.check in ("readiness-pod-security", "readiness-limit-range",
                                                       "readiness-resource-quota")] == []
+
+
+def test_the_runbook_says_how_to_turn_the_gateway_on_and_move_an_app():
+    runbook = (ROOT / "docs" / "runbook.md").read_text()
+    section = runbook.split("## Turning the Gateway API on for an existing stack", 1)[1].split("\n## ", 1)[0]
+    for text in ("ingress.gateway.enabled: true", "route: httproute", "READY", "route: ingress", "enabled: false"):
+        assert text in section, text
+    # The order that avoids a gap: the Gateway (and its certificates) first, the app after.
+    assert section.index("ingress.gateway.enabled: true") < section.index("route: httproute")
