@@ -11,6 +11,7 @@ from typing import Any
 
 from components.config import StackConfig, parse_stack_config
 from components.config.issues import key_path
+from components.config.plaintext import example_secret_paths
 from conftest import ROOT, PlanView
 from preflight.stackfile import read_stack_file
 from network_policy_model import pod
@@ -34,9 +35,11 @@ def shipped_config(stack: str) -> StackConfig:
 
 
 def shipped_secure_values(stack: str) -> list[str]:
-    """Key paths ('teams[0].apps[2].secrets.POSTGRES_PASSWORD') of the shipped stack file's
-    `secure:` values: every one is an example, since no stack file ships a real ciphertext."""
-    return sorted(key_path(path) for path in read_stack_file(ROOT / f"Pulumi.{stack}.yaml").secret_paths)
+    """Key paths ('teams[0].apps[2].secrets.POSTGRES_PASSWORD') of the stack file's example
+    `secure:` values, the placeholders no secrets provider decrypts (the shipped files have no
+    other kind). A real ciphertext a user adds with `pulumi config set --secret` is not one: the
+    banner and the runbook have nothing to say about it."""
+    return sorted(key_path(path) for path in example_secret_paths(shipped_config(stack)))
 
 
 def absent_team(stack: str) -> str:
