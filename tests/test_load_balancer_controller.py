@@ -37,6 +37,12 @@ def test_the_policy_is_the_official_one_statement_for_statement(reference):
     assert json.loads(controller_policy("aws")) == official
 
 
+def test_the_policy_fits_a_roles_inline_policy_quota():
+    # IAM caps a role's inline policies at 10,240 characters together, whitespace not counted.
+    text = controller_policy("aws-us-gov")
+    assert len("".join(text.split())) < 10_240
+
+
 def test_the_policy_names_the_stack_partition_in_every_arn():
     text = controller_policy("aws-us-gov")
     assert "arn:aws-us-gov:elasticloadbalancing:*:*:targetgroup/*/*" in text
