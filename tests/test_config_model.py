@@ -9,7 +9,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components.config import StackConfigError, parse_stack_config
+from components.config import ConfigIssue, StackConfigError, parse_stack_config
+from components.config.access import placeholder_issues
+from components.config.base import sections
+from components.config.services import IngressConfig
 from config_cases import problems, stack_values
 from helpers import with_app
 from preflight.stackfile import SECRET_PLACEHOLDER, StackFileError, read_stack_file
@@ -135,7 +138,37 @@ def test_dependency_on_missing_app(dev):
 def test_host_on_two_apps(dev):
     raw = with_app(dev, host="shop.example.com")
     raw["teams"][0]["apps"].append({"name": "admin", "image": "admin:1.0", "host": "shop.example.com"})
-    assert "teams[0].apps[1].host: host 'shop.example.com' is already used by teams[0].apps[0]" in problems(raw)
+    assert "teams[0].apps[1].host: host 'shop.example.com' is already used by teams[0].apps[0].host" in problems(raw)
+
+
+def test_grafana_and_kibana_on_one_host(dev):
+    dev["monitoring"] = {**dev.get("monitoring", {}), "grafanaHost": "ops.example.com"}
+    dev["logging"] = {**dev.get("logging", {}), "kibanaHost": "ops.example.com"}
+    assert "logging.kibanaHost: host 'ops.example.com' is already used by monitoring.grafanaHost" in problems(dev)
+
+
+def test_served_hosts_are_every_platform_host_with_its_key(dev):
+    raw = with_app(dev, host="shop.example.com")
+    raw["monitoring"] = {**raw.get("monitoring", {}), "grafanaHost": "grafana.example.com"}
+    raw["logging"] = {**raw.get("logging", {}), "kibanaHost": None}
+    assert parse_stack_config(raw).served_hosts == [
+        ("monitoring.grafanaHost", "grafana.example.com"), ("teams[0].apps[0].host", "shop.example.com")]
+
+
+def test_sections_are_walked_with_their_key_paths(dev):
+    paths = [path for path, _ in sections(parse_stack_config(with_app(dev)))]
+    assert paths[0] == "" and {"ingress", "cluster.endpoint", "teams[0]", "teams[0].apps[0]"} <= set(paths)
+
+
+def test_a_section_brings_its_own_cross_key_and_placeholder_rules(dev, monkeypatch):
+    # A section that reads other keys says so in its own class: the root runs it with its path.
+    monkeypatch.setattr(IngressConfig, "stack_issues", lambda self, stack, path: [
+        ConfigIssue(f"{path}.replicas", f"{len(stack.teams)} teams")])
+    monkeypatch.setattr(IngressConfig, "placeholder_issues", lambda self, path: [ConfigIssue(path, "example")])
+    assert f"ingress.replicas: {len(dev['teams'])} teams" in problems(dev)
+    monkeypatch.undo()
+    monkeypatch.setattr(IngressConfig, "placeholder_issues", lambda self, path: [ConfigIssue(path, "example")])
+    assert ConfigIssue("ingress", "example") in placeholder_issues(parse_stack_config(dev))
 
 
 def test_requests_above_team_limit_range(dev):

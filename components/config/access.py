@@ -7,6 +7,7 @@ from __future__ import annotations
 import ipaddress
 from typing import TYPE_CHECKING
 
+from .base import sections
 from .issues import ConfigIssue, key_path
 
 if TYPE_CHECKING:
@@ -110,6 +111,8 @@ def placeholder_issues(config: StackConfig, stack: str | None = None) -> list[Co
         issues.append(ConfigIssue(where, "is an example `secure:` value, no ciphertext any secrets provider can "
                                          "decrypt (`pulumi up` stops reading the config there); set the real one: "
                                          f"{set_secret_command(where, stack)}"))
+    for path, section in sections(config):
+        issues += section.placeholder_issues(path)
     return issues
 
 

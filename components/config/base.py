@@ -11,11 +11,13 @@ import ipaddress
 import re
 import types
 import typing
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Iterator, Literal
 
 from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, SecretStr, ValidationInfo,
                       field_validator)
 from pydantic.alias_generators import to_camel
+
+from .issues import ConfigIssue
 
 
 class StrictModel(BaseModel):
@@ -39,6 +41,32 @@ class StrictModel(BaseModel):
             raise ValueError(f"must be a number, not {str(value).lower()} (YAML reads unquoted "
                              "yes/no/on/off/true/false as booleans)")
         return value
+
+    def stack_issues(self, stack: Any, path: str) -> list[ConfigIssue]:
+        """This section's rules that read keys outside it: `stack` is the whole StackConfig, `path`
+        this section's key (`ingress.externalDns`). The root runs every section's (`sections`), so a
+        new section brings its cross-key rules with it instead of an edit to components/config/stack.py."""
+        return []
+
+    def placeholder_issues(self, path: str) -> list[ConfigIssue]:
+        """Example values in this section that `pulumi up` must refuse (components/config/access.py)."""
+        return []
+
+
+def sections(model: BaseModel, path: str = "") -> Iterator[tuple[str, StrictModel]]:
+    """Every config section in `model`, itself first, with its key path as messages spell it
+    (`ingress.externalDns`, `teams[0].apps[1]`)."""
+    if isinstance(model, StrictModel):
+        yield path, model
+    for name, field in type(model).model_fields.items():
+        key = f"{path}.{field.alias}" if path else field.alias
+        value = getattr(model, name)
+        items = (value.items() if isinstance(value, dict) else
+                 enumerate(value) if isinstance(value, (list, tuple)) else [(None, value)])
+        for index, item in items:
+            if isinstance(item, BaseModel):
+                where = key if index is None else f"{key}[{index}]" if isinstance(index, int) else f"{key}.{index}"
+                yield from sections(item, where)
 
 
 def _is_number(annotation: Any) -> bool:

@@ -15,7 +15,7 @@ from components.app_features import SERVICE
 from components.app_kinds import kind_of
 
 from .access import access_issues, endpoint_network_issues
-from .base import StrictModel, WorkloadIdentity, quantity_value
+from .base import StrictModel, WorkloadIdentity, quantity_value, sections
 from .capacity import quota_issues
 from .cluster import (
     AUTOSCALER_IMAGE_TAGS,
@@ -94,6 +94,15 @@ class StackConfig(StrictModel):
     @property
     def is_prod(self) -> bool:
         return self.environment == "prod"
+
+    @property
+    def served_hosts(self) -> list[tuple[str, str]]:
+        """(key, host) for every host name the platform serves, in stack-file order."""
+        hosts = [("monitoring.grafanaHost", self.monitoring.grafana_host),
+                 ("logging.kibanaHost", self.logging.kibana_host)]
+        hosts += [(f"teams[{t}].apps[{a}].host", app.host)
+                  for t, team in enumerate(self.teams) for a, app in enumerate(team.apps)]
+        return [(key, host) for key, host in hosts if host]
 
 
 def stack_name_issues(config: StackConfig, stack: str | None) -> list[ConfigIssue]:
@@ -177,9 +186,10 @@ def cross_key_issues(config: StackConfig) -> list[ConfigIssue]:
         issues.append(ConfigIssue("teams", f"team name {dup!r} is used more than once"))
 
     hosts: dict[str, str] = {}
-    for key, host in (("monitoring.grafanaHost", config.monitoring.grafana_host),
-                      ("logging.kibanaHost", config.logging.kibana_host)):
-        if host:
+    for key, host in config.served_hosts:
+        if host in hosts:
+            issues.append(ConfigIssue(key, f"host {host!r} is already used by {hosts[host]}"))
+        else:
             hosts[host] = key
 
     for t, team in enumerate(config.teams):
@@ -194,7 +204,7 @@ def cross_key_issues(config: StackConfig) -> list[ConfigIssue]:
             issues.append(ConfigIssue(f"{team_path}.apps", f"app name {dup!r} is used more than once"))
         for a, app in enumerate(team.apps):
             app_path = f"{team_path}.apps[{a}]"
-            issues.extend(_app_issues(app, app_path, app_names, team, hosts))
+            issues.extend(_app_issues(app, app_path, app_names, team))
         issues += quota_issues(team, team_path)
         if not config.cert_manager.route53_hosted_zone_id:
             issues.extend(_solver_limit_issues(team, team_path))
@@ -213,6 +223,8 @@ def cross_key_issues(config: StackConfig) -> list[ConfigIssue]:
             "(or slackApiUrl)",
         ))
 
+    for path, section in sections(config):
+        issues += section.stack_issues(config, path)
     return issues + gateway_issues(config) + name_issues(config)
 
 
@@ -278,8 +290,7 @@ def _solver_limit_issues(team: TeamConfig, team_path: str) -> list[ConfigIssue]:
     return issues
 
 
-def _app_issues(app, app_path: str, app_names: list[str], team: TeamConfig,
-                hosts: dict[str, str]) -> list[ConfigIssue]:
+def _app_issues(app, app_path: str, app_names: list[str], team: TeamConfig) -> list[ConfigIssue]:
     issues: list[ConfigIssue] = []
     apps = {other.name: other for other in team.apps}
     for d, dependency in enumerate(app.depends_on):
@@ -294,14 +305,6 @@ def _app_issues(app, app_path: str, app_names: list[str], team: TeamConfig,
             issues.append(ConfigIssue(f"{app_path}.dependsOn[{d}]", (
                 f"app {dependency!r} is a {kind_of(apps[dependency]).kind}, which serves no port, so nothing can "
                 f"call it; remove {dependency!r} from dependsOn (to share a value, use secretRefs)")))
-
-    if app.host:
-        if app.host in hosts:
-            issues.append(ConfigIssue(
-                f"{app_path}.host", f"host {app.host!r} is already used by {hosts[app.host]}"
-            ))
-        else:
-            hosts[app.host] = app_path
 
     for key, ref in app.secret_refs.items():
         where = f"{app_path}.secretRefs.{key}"
