@@ -12,6 +12,7 @@ from components.cluster import Cluster, ClusterArgs
 from components.config import StackConfigError, load_from_pulumi
 from components.gateway import Gateway, GatewayArgs, gateway_hosts
 from components.naming import cluster_name, common_tags
+from components.external_dns import ExternalDns, ExternalDnsArgs
 from components.ingress_controller import IngressController, IngressControllerArgs
 from components.karpenter import Karpenter, KarpenterArgs
 from components.load_balancer_controller import LoadBalancerController, LoadBalancerControllerArgs
@@ -98,6 +99,9 @@ logging = Logging("logging", LoggingArgs(context=platform, config=config.logging
 if config.monitoring.grafana_host:
     GrafanaIngress("grafana", GrafanaIngressArgs(
         context=platform, host=config.monitoring.grafana_host, grafana=monitoring.release))
+if config.ingress.external_dns.enabled:
+    ExternalDns("external-dns", ExternalDnsArgs(
+        context=platform, config=config.ingress, hosts=[host for _, host in config.served_hosts]))
 
 # 4. Tenancy: one isolated namespace per team, with its apps. After the ingress controller,
 #    cert-manager and the shared Gateway, so a team's first Ingress or HTTPRoute is served and

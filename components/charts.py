@@ -41,6 +41,7 @@ CHARTS: dict[str, PinnedChart] = {
         "kube-prometheus-stack", "https://prometheus-community.github.io/helm-charts", "88.5.3"),
     "eck-operator": PinnedChart("eck-operator", "https://helm.elastic.co", "3.5.0"),
     "fluent-bit": PinnedChart("fluent-bit", "https://fluent.github.io/helm-charts", "0.58.1"),
+    "external-dns": PinnedChart("external-dns", "https://kubernetes-sigs.github.io/external-dns/", "1.21.1"),
     # Published only to ECR Public (no classic Helm repository).
     "karpenter": PinnedChart("karpenter", "oci://public.ecr.aws/karpenter", "1.14.1"),
     "aws-load-balancer-controller": PinnedChart(

@@ -150,6 +150,7 @@ SIZED_BY_OUR_VALUES = {
                               "kube-state-metrics.resources", "prometheus-node-exporter.resources",
                               "grafana.resources", "grafana.sidecar.resources"),
     "aws-load-balancer-controller": ("resources",),
+    "external-dns": ("resources",),
 }
 
 

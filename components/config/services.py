@@ -9,6 +9,10 @@ from pydantic import Field, field_validator, model_validator
 
 from .environments import dev_default
 from .base import GP3_MAX_GIB, Duration, Hostname, Quantity, Secret, StrictModel, pattern, quantity_value
+from .issues import ConfigIssue
+
+Route53ZoneId = Annotated[str, pattern(
+    r"Z[A-Z0-9]{1,32}", "a Route53 hosted zone ID ('Z' and up to 32 capitals or digits)", "Z0123456789ABCDEFGHIJ")]
 
 
 class ResourcesConfig(StrictModel):
@@ -61,6 +65,94 @@ class GatewayConfig(StrictModel):
     choose `route: httproute` (docs/runbook.md: moving an app without downtime)."""
 
 
+# What external-dns 0.21's TXT registry (no prefix or suffix) names a record's ownership record:
+# `<type>-<first label>.<rest>`, where an AWS alias A record counts as `cname`. A host served through
+# the NLB gets an alias A and an alias AAAA record, so these two.
+TXT_OWNERSHIP_PREFIXES = ("cname-", "aaaa-")
+# RFC 2606 names nobody can own: a zone under them was never filled in.
+_DOCUMENTATION_DOMAINS = ("example.com", "example.net", "example.org", "example", "test", "invalid")
+# IAM's limit on a role's inline policies, whitespace not counted (IAM quotas).
+IAM_ROLE_POLICY_CHARACTERS = 10240
+
+
+class ExternalDnsConfig(StrictModel):
+    """external-dns: publishes the hosts the platform serves as Route53 records pointing at
+    Traefik's load balancer, in one hosted zone, and may change no other record."""
+
+    enabled: bool = False
+    """Run external-dns. Turning it on for a running stack: docs/runbook.md."""
+    hosted_zone_id: Optional[Route53ZoneId] = None
+    """The public hosted zone it writes (Route53 console, "Hosted zone ID"); required when enabled."""
+    domain: Optional[Hostname] = None
+    """The zone's domain name; every host the platform serves (apps, Grafana, Kibana) must be
+    below it. Required when enabled."""
+    policy: Literal["upsert-only", "sync"] = "upsert-only"
+    """`upsert-only` creates and updates records and never deletes one (its IAM role cannot);
+    `sync` may also delete its own records of a host the stack still lists whose Ingress is gone
+    (deleted by hand). Removing a host from the stack leaves its records under either policy: the
+    same `pulumi up` takes the name off the role first (docs/runbook.md)."""
+    txt_owner_id: Optional[Annotated[str, pattern(
+        r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}", "at most 63 letters, digits, '.', '_' or '-'", "eks-platform-prod")]] = None
+    """The owner written in its TXT ownership records; it changes only records carrying it.
+    Default: the cluster name. Keep it stable for the zone's lifetime (docs/runbook.md)."""
+
+    @model_validator(mode="after")
+    def _zone_when_enabled(self) -> "ExternalDnsConfig":
+        missing = [key for key, value in (("hostedZoneId", self.hosted_zone_id), ("domain", self.domain))
+                   if value is None]
+        if self.enabled and missing:
+            raise ValueError(f"enabled without {' and '.join(missing)}: name the Route53 zone it may write, e.g. "
+                             "hostedZoneId: Z0123456789ABCDEFGHIJ, domain: platform.example.com")
+        return self
+
+    def record_names(self, hosts: list[str]) -> list[str]:
+        """Every record name external-dns writes for `hosts`: each host and its TXT ownership names."""
+        return [name for host in hosts
+                for name in (host, *(prefix + host for prefix in TXT_OWNERSHIP_PREFIXES))]
+
+    def stack_issues(self, stack, path: str) -> list[ConfigIssue]:
+        if not self.enabled:
+            return []
+        issues = []
+        domain, hosts = self.domain, stack.served_hosts
+        for key, host in hosts:
+            if host == domain:
+                issues.append(ConfigIssue(key, (
+                    f"{host} is the apex of {path}.domain: the TXT ownership record external-dns would "
+                    f"write for it (cname-{host}) lies outside the zone; serve a name below it (www.{domain})")))
+            elif not host.endswith(f".{domain}"):
+                issues.append(ConfigIssue(key, (
+                    f"{host} is not inside {path}.domain {domain!r}, so external-dns may not publish it; "
+                    f"use a host ending in '.{domain}' or point {path} at the zone that holds it")))
+            elif len(host.split(".")[0]) + max(map(len, TXT_OWNERSHIP_PREFIXES)) > 63:
+                issues.append(ConfigIssue(key, (
+                    f"the first label of {host} is too long for its TXT ownership record (a DNS label holds "
+                    f"63 characters, external-dns prefixes 'cname-'); shorten it to at most 57")))
+        if not hosts:
+            issues.append(ConfigIssue(f"{path}.enabled", (
+                "external-dns is on but the platform serves no host (no app host, monitoring.grafanaHost or "
+                "logging.kibanaHost); set one or turn it off")))
+        # The names fill the role's inline policy; beyond IAM's limit `pulumi up` fails halfway.
+        elif len(",".join(f'"{name}"' for name in self.record_names([h for _, h in hosts]))) \
+                > IAM_ROLE_POLICY_CHARACTERS - 1500:
+            issues.append(ConfigIssue(f"{path}.enabled", (
+                f"{len(hosts)} hosts are too many for external-dns's IAM policy, which lists each with its "
+                f"TXT ownership names (IAM allows {IAM_ROLE_POLICY_CHARACTERS} characters per role); "
+                "serve fewer or shorter hosts from this stack")))
+        return issues
+
+    def placeholder_issues(self, path: str) -> list[ConfigIssue]:
+        issues = []
+        if self.enabled and self.hosted_zone_id and "EXAMPLE" in self.hosted_zone_id:
+            issues.append(ConfigIssue(f"{path}.hostedZoneId", f"{self.hosted_zone_id} is an example zone ID; "
+                                      "put your hosted zone's ID here (Route53 console, \"Hosted zone ID\")"))
+        if self.enabled and self.domain and any(self.domain == d or self.domain.endswith(f".{d}")
+                                                for d in _DOCUMENTATION_DOMAINS):
+            issues.append(ConfigIssue(f"{path}.domain", f"{self.domain} is a documentation domain (RFC 2606) "
+                                      "nobody can own; put your hosted zone's domain here"))
+        return issues
+
+
 class IngressConfig(StrictModel):
     """Traefik, the platform's only ingress controller (behind one AWS NLB)."""
 
@@ -72,6 +164,7 @@ class IngressConfig(StrictModel):
         {"cpuRequest": "100m", "memoryRequest": "128Mi", "cpuLimit": "1", "memoryLimit": "512Mi"}))
     load_balancer_controller: LoadBalancerControllerConfig = Field(default_factory=LoadBalancerControllerConfig)
     gateway: GatewayConfig = Field(default_factory=GatewayConfig)
+    external_dns: ExternalDnsConfig = Field(default_factory=ExternalDnsConfig)
 
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+", re.ASCII)
@@ -87,9 +180,7 @@ class CertManagerConfig(StrictModel):
     a disruption budget. At least 2 in prod and with highAvailability."""
     default_issuer: Literal["letsencrypt-staging", "letsencrypt-prod"] = "letsencrypt-prod"
     """Issuer app Ingresses use: staging in dev (no rate limits), prod in prod."""
-    route53_hosted_zone_id: Optional[Annotated[str, pattern(
-        r"Z[A-Z0-9]{1,32}", "a Route53 hosted zone ID ('Z' and up to 32 capitals or digits)",
-        "Z0123456789ABCDEFGHIJ")]] = None
+    route53_hosted_zone_id: Optional[Route53ZoneId] = None
     """When set, issuers also solve DNS-01 through Route53 with an IRSA role."""
 
     @field_validator("acme_email")
