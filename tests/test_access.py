@@ -32,8 +32,10 @@ ADMIN_VIEW = "AmazonEKSAdminViewPolicy"
 
 def real_account(raw: dict) -> dict:
     """A stack config whose principals live in a real-looking account, not the documentation one,
-    and whose `secure:` values are real ciphertexts (preflight reads any as SECRET_PLACEHOLDER)."""
+    whose DNS zone is a real-looking one, and whose `secure:` values are real ciphertexts (preflight reads any as SECRET_PLACEHOLDER)."""
     text = json.dumps(raw).replace("123456789012", ACCOUNT).replace(EXAMPLE_SECRET_PLACEHOLDER, SECRET_PLACEHOLDER)
+    # The example Route53 zone and its RFC 2606 domain (external-dns), hosts below it included.
+    text = text.replace("Z0123456789EXAMPLE", "Z04A1B2C3D4E5F6G7H8I9").replace("example.com", "acme-corp.io")
     for doc_range, real in (("203.0.113.0/24", "100.64.0.0/16"), ("198.51.100.0/24", "100.65.0.0/16")):
         text = text.replace(doc_range, real)
     return json.loads(text)

@@ -19,10 +19,19 @@ COMPOSE = ROOT / "tests" / "fixtures" / "compose"
 
 # import-compose --write of a Compose file into each stack (test_import_compose.py): the three
 # tiers into dev's existing team, the Swarm stack into a new team of prod, where the gate is mandatory.
+# Hosts go below the stack's external-dns zone when it has one (every served host must be).
+def _host_domain(stack: str, fallback: str) -> str:
+    ingress = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"].get("eks-platform:ingress", {})
+    dns = ingress.get("externalDns") or {}
+    return dns["domain"] if dns.get("enabled") and dns.get("domain") else fallback
+
+
 IMPORTS = {
-    "dev": (COMPOSE / "three-tier" / "compose.yaml", "shop", ["--host", "web=shop-web.dev.example.com"]),
-    "prod": (COMPOSE / "swarm" / "stack.yml", "voting", ["--host", "vote=vote.example.com", "--host",
-                                                         "result=result.example.com", "--storage-gi", "db=50"]),
+    "dev": (COMPOSE / "three-tier" / "compose.yaml", "shop",
+            ["--host", f"web=shop-web.{_host_domain('dev', 'dev.example.com')}"]),
+    "prod": (COMPOSE / "swarm" / "stack.yml", "voting",
+             ["--host", f"vote=vote.{_host_domain('prod', 'example.com')}",
+              "--host", f"result=result.{_host_domain('prod', 'example.com')}", "--storage-gi", "db=50"]),
 }
 
 # DNS-01 through Route53 (test_traffic.py).
