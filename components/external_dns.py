@@ -1,6 +1,7 @@
 """external-dns: publishes the hosts the platform serves in one Route53 hosted zone
 (`ingress.externalDns`), as alias records to the load balancer Traefik writes on every Ingress's
-status, each with a TXT ownership record.
+status (and, with the Gateway on, on the shared Gateway's for HTTPRoutes), each with a TXT
+ownership record.
 
 It is limited to those hosts twice: its filters see only the configured zone, and its IAM role
 may change, in that zone only, the record names of the served hosts and their TXT ownership
@@ -61,7 +62,9 @@ def external_dns_values(config: IngressConfig, owner_id: str, region: str,
     dns = config.external_dns
     return {
         "provider": {"name": "aws"},
-        "sources": ["ingress"],
+        # HTTPRoutes (apps on `route: httproute`) take the shared Gateway's address, which Traefik
+        # copies from its Service (the chart's providers.kubernetesGateway.statusAddress default).
+        "sources": ["ingress", *(["gateway-httproute"] if config.gateway.enabled else [])],
         "policy": dns.policy,
         "registry": "txt",
         "txtOwnerId": dns.txt_owner_id or owner_id,
@@ -108,7 +111,9 @@ class ExternalDns(pulumi.ComponentResource):
         self.release = pinned_release(
             f"{name}-chart", "external-dns", NAMESPACE, values,
             pulumi.ResourceOptions(parent=self, provider=context.provider, depends_on=[
-                role, *context.ingress_controller, *context.monitoring_crds]),
+                role, *context.ingress_controller, *context.monitoring_crds,
+                # Its gateway-httproute source lists HTTPRoutes from the start: their CRDs must exist.
+                *(context.gateway_api_crds if args.config.gateway.enabled else ())]),
             release_name=RELEASE,
         )
         self.register_outputs({"roleArn": role.arn})

@@ -164,6 +164,17 @@ def test_values_limit_it_to_the_zone_and_traefiks_ingresses():
     assert own["txtOwnerId"] == "blue"
 
 
+def test_with_the_gateway_on_it_also_publishes_httproute_hosts(reference):
+    """An app on `route: httproute` has no Ingress: its host is published from its HTTPRoute,
+    whose target is the shared Gateway's status address, which Traefik copies from its Service."""
+    ingress = IngressConfig.model_validate({"externalDns": ON, "gateway": {"enabled": True}})
+    assert external_dns_values(ingress, "c", "r", {})["sources"] == ["ingress", "gateway-httproute"]
+    chart = yaml.safe_load((reference / "charts" / "traefik" / "values.yaml").read_text())
+    assert chart["providers"]["kubernetesGateway"]["statusAddress"]["service"]["enabled"] is True
+    gateway = traefik_values(ingress, False, {})["providers"]["kubernetesGateway"]
+    assert "statusAddress" not in gateway, "the chart's default (copy Traefik's Service address) must stay"
+
+
 def test_traefik_publishes_its_load_balancer_on_ingress_status(reference):
     """external-dns reads an Ingress's target from its status, which Traefik fills from its
     Service only with publishedService on."""
