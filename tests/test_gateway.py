@@ -383,3 +383,14 @@ def test_the_runbook_says_how_to_turn_the_gateway_on_and_move_an_app():
         assert text in section, text
     # The order that avoids a gap: the Gateway (and its certificates) first, the app after.
     assert section.index("ingress.gateway.enabled: true") < section.index("route: httproute")
+
+
+def test_with_no_app_host_yet_only_the_gateway_class_exists(tmp_path):
+    # A Gateway needs at least one listener (the CRD's minItems): none until an app has a host.
+    lines = [line for line in (ROOT / "Pulumi.dev.yaml").read_text().splitlines(keepends=True)
+             if not line.strip().startswith(("host: ", "route: "))]
+    stack = tmp_path / "Pulumi.dev.yaml"
+    stack.write_text("".join(lines))
+    plan = plan_stack("dev", tmp_path, config=stack)
+    assert plan.one(GATEWAY_CLASS_TYPE) and not plan.of_type(GATEWAY) and not plan.of_type(CERTIFICATE)
+    assert not plan.of_type(HTTP_ROUTE)
