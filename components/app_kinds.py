@@ -10,12 +10,15 @@ import importlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, NamedTuple, Optional
 
+from pydantic.alias_generators import to_snake
+
 from components.app_features import (AUTOSCALING, DISRUPTION_BUDGET, EXPOSURE, FEATURE_KEYS, HEADLESS_SERVICE,
                                      METRICS, PROBES, REPLICAS, ROLLOUT, SERVICE, VOLUMES)
 from components.app_workload import cron_job_spec, deployment_spec, stateful_set_spec
 
 if TYPE_CHECKING:
     from components.config.tenancy import AppConfig
+
 
 class WorkloadPlacement(NamedTuple):
     """Where and how a workload runs, beyond its own config (from the platform context)."""
@@ -95,11 +98,7 @@ def kind_for_keys(blocks: set[str]) -> WorkloadKind:
     return next(row for row in WORKLOAD_KINDS if row.config_key is None)
 
 
-def _snake(key: str) -> str:
-    return "".join(f"_{c.lower()}" if c.isupper() else c for c in key)
-
-
-_BLOCK_FIELDS = {row.config_key: _snake(row.config_key) for row in WORKLOAD_KINDS if row.config_key}
+_BLOCK_FIELDS = {row.config_key: to_snake(row.config_key) for row in WORKLOAD_KINDS if row.config_key}
 
 
 def features_in_use(app: "AppConfig") -> frozenset[str]:

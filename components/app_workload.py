@@ -76,7 +76,8 @@ def writable_volumes(app: AppConfig) -> list[tuple[str, str]]:
 
 def container(app: AppConfig, kind: WorkloadKind) -> dict[str, Any]:
     mounts = [{"name": volume, "mountPath": path} for volume, path in writable_volumes(app)]
-    if app.stateful:
+    if VOLUMES in kind.supports:
+        assert app.stateful is not None
         mounts.append({"name": DATA_VOLUME, "mountPath": app.stateful.mount_path})
     serving = SERVICE in kind.supports
     return {

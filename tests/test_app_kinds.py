@@ -196,6 +196,8 @@ def test_a_bad_cron_schedule_is_refused_with_an_example(dev_values, schedule):
     ("probe", {"path": "/ready"}, "probes"), ("metrics", {}, "ServiceMonitor"), ("port", 9000, "Service"),
     ("replicas", 2, "replica count"), ("minAvailable", 1, "PodDisruptionBudget"),
     ("headlessService", True, "headless Service"), ("maxSurge", 1, "rollout bounds"),
+    # Refused before the key's own check runs: the fix is to remove it, not to correct it.
+    ("maxUnavailable", "lots", "rollout bounds"), ("port", "http", "Service"),
 ])
 def test_a_cron_job_refuses_each_key_it_cannot_use_naming_the_key_and_the_fix(dev_values, key, value, feature):
     found = config_problems(with_app(dev_values, cronJob=dict(CRON), **{key: value}))
