@@ -35,6 +35,7 @@ name = cluster_name(config)
 tags = common_tags(config)
 partition = aws.get_partition().partition
 account_id = aws.get_caller_identity().account_id
+eks_cluster_arn = cluster_arn(partition, config.region, account_id, name)
 zones = aws.get_availability_zones(state="available").names[: config.network.az_count]
 
 # 2. Network and cluster.
@@ -42,7 +43,8 @@ network = Network("network", NetworkArgs(cluster_name=name, config=config.networ
 cluster = Cluster("cluster", ClusterArgs(
     cluster_name=name, config=config.cluster, addons=config.addons, vpc_id=network.vpc_id,
     private_subnet_ids=network.private_subnet_ids, public_subnet_ids=network.public_subnet_ids,
-    partition=partition, protect=config.cluster.protect, tags=tags,
+    partition=partition, protect=config.cluster.protect, cluster_arn=eks_cluster_arn,
+    workload_identity=config.workload_identity, tags=tags,
 ))
 nodes = NodeGroups("nodes", NodeGroupsArgs(
     cluster=cluster.eks_cluster, vpc_cni=cluster.vpc_cni, cluster_name=name,
@@ -51,7 +53,7 @@ nodes = NodeGroups("nodes", NodeGroupsArgs(
 ))
 # EKS Pod Identity: the agent (a DaemonSet, so it needs no node yet) and what roles trust.
 identity = ClusterIdentity(
-    cluster=cluster.eks_cluster, cluster_name=name, cluster_arn=cluster_arn(partition, config.region, account_id, name),
+    cluster=cluster.eks_cluster, cluster_name=name, cluster_arn=eks_cluster_arn,
     oidc_provider_arn=cluster.oidc_provider_arn, oidc_issuer=cluster.oidc_issuer,
     agent=pod_identity_agent("pod-identity-agent", cluster.eks_cluster, config.addons.pod_identity_agent, tags,
                              pulumi.ResourceOptions()),

@@ -10,14 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pulumi
+import pulumi_aws as aws
 import pulumi_eks as eks
 import pulumi_kubernetes as k8s
 
 from components.charts import pinned_release
 from components.config.cluster import AddonVersionsConfig
-from components.irsa import IrsaRole, IrsaRoleArgs
 from components.names import DEFAULT_STORAGE_CLASS, RETAIN_STORAGE_CLASS
 from components.platform import PlatformContext
+from components.workload_identity import WorkloadRole, WorkloadRoleArgs, pulumi_eks_addon_alias
 
 EBS_CSI_SERVICE_ACCOUNT = ("kube-system", "ebs-csi-controller-sa")
 
@@ -55,37 +56,36 @@ class ClusterAddons(pulumi.ComponentResource):
         in_cluster = pulumi.ResourceOptions(parent=self, provider=context.provider)
         on_nodes = pulumi.ResourceOptions(parent=self, depends_on=args.node_groups)
 
-        # OVERWRITE on create: EKS installed a self-managed CoreDNS with the cluster; the add-on
-        # takes it over instead of failing on the conflict.
-        eks.Addon(
-            f"{name}-coredns",
-            cluster=args.cluster,
-            addon_name="coredns",
-            addon_version=args.versions.coredns,
-            resolve_conflicts_on_create="OVERWRITE",
-            resolve_conflicts_on_update="OVERWRITE",
-            tags=context.tags,
-            opts=on_nodes,
-        )
+        # OVERWRITE: EKS installed a self-managed CoreDNS with the cluster; the add-on takes it
+        # over instead of failing on the conflict (and updates win over hand edits).
+        overwrite = {"resolve_conflicts_on_create": "OVERWRITE", "resolve_conflicts_on_update": "OVERWRITE",
+                     "tags": context.tags}
+        eks.Addon(f"{name}-coredns", cluster=args.cluster, addon_name="coredns",
+                  addon_version=args.versions.coredns, opts=on_nodes, **overwrite)
 
         namespace, service_account = EBS_CSI_SERVICE_ACCOUNT
-        ebs_role = IrsaRole(f"{name}-ebs-csi", IrsaRoleArgs(
-            oidc_provider_arn=context.identity.oidc_provider_arn, oidc_issuer=context.identity.oidc_issuer,
-            namespace=namespace, service_account=service_account,
+        ebs_role = WorkloadRole(f"{name}-ebs-csi", WorkloadRoleArgs(
+            identity=context.identity, namespace=namespace, service_account=service_account,
+            kind=context.workload_identity,
             managed_policy_arns=[f"arn:{context.partition}:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy"],
-            tags=context.tags,
+            tags=context.tags, addon=True,
         ), opts=pulumi.ResourceOptions(parent=self))
-        ebs_csi = eks.Addon(
-            f"{name}-ebs-csi",
-            cluster=args.cluster,
-            addon_name="aws-ebs-csi-driver",
-            addon_version=args.versions.ebs_csi_driver,
-            service_account_role_arn=ebs_role.arn,
-            resolve_conflicts_on_create="OVERWRITE",
-            resolve_conflicts_on_update="OVERWRITE",
-            tags=context.tags,
-            opts=on_nodes,
-        )
+        ebs_csi: pulumi.Resource
+        if ebs_role.kind == "irsa":
+            ebs_csi = eks.Addon(f"{name}-ebs-csi", cluster=args.cluster, addon_name="aws-ebs-csi-driver",
+                                addon_version=args.versions.ebs_csi_driver, opts=on_nodes,
+                                **overwrite, **ebs_role.addon_settings)
+        else:
+            # eks.Addon cannot set an add-on's Pod Identity associations (pulumi_eks 4.4): the same
+            # add-on as aws.eks.Addon, under the URN eks.Addon gave it (parented to the cluster).
+            ebs_csi = aws.eks.Addon(
+                f"{name}-ebs-csi", cluster_name=context.cluster_name, addon_name="aws-ebs-csi-driver",
+                addon_version=args.versions.ebs_csi_driver,
+                opts=pulumi.ResourceOptions.merge(on_nodes, pulumi.ResourceOptions(
+                    depends_on=[args.cluster],
+                    aliases=[pulumi_eks_addon_alias(f"{name}-ebs-csi", "eks:index:Addon", args.cluster)])),
+                **overwrite, **ebs_role.addon_settings,
+            )
         storage_opts = pulumi.ResourceOptions.merge(in_cluster, pulumi.ResourceOptions(depends_on=[ebs_csi]))
         gp3_storage_class(f"{name}-gp3", "Delete", default=True, opts=storage_opts)
         # Data that must outlive its claim (Elasticsearch in prod) uses this class.

@@ -1,4 +1,4 @@
-"""cluster-autoscaler: scales the managed node groups it discovers by tag, through IRSA."""
+"""cluster-autoscaler: scales the managed node groups it discovers by tag, with its own IAM role."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pulumi_kubernetes as k8s
 
 from components.charts import pinned_release
 from components.config.cluster import AUTOSCALER_IMAGE_TAGS, AutoscalerConfig
-from components.irsa import IrsaRole, IrsaRoleArgs
 from components.platform import PlatformContext
+from components.workload_identity import WorkloadRole, WorkloadRoleArgs
 
 SERVICE_ACCOUNT = ("kube-system", "cluster-autoscaler")
 
@@ -65,10 +65,10 @@ class ClusterAutoscaler(pulumi.ComponentResource):
         context = args.context
         super().__init__("eks-platform:cluster:ClusterAutoscaler", name, None, context.layer_options(opts))
         namespace, service_account = SERVICE_ACCOUNT
-        role = IrsaRole(f"{name}-irsa", IrsaRoleArgs(
-            oidc_provider_arn=context.identity.oidc_provider_arn, oidc_issuer=context.identity.oidc_issuer,
-            namespace=namespace, service_account=service_account,
-            inline_policy=autoscaler_policy(context.cluster_name), tags=context.tags,
+        # `-irsa` is the name the role had when it was always IRSA: kept, so IRSA stacks see no change.
+        role = WorkloadRole(f"{name}-{'irsa' if context.workload_identity == 'irsa' else 'pod-identity'}", WorkloadRoleArgs(
+            identity=context.identity, namespace=namespace, service_account=service_account,
+            kind=context.workload_identity, inline_policy=autoscaler_policy(context.cluster_name), tags=context.tags,
         ), opts=pulumi.ResourceOptions(parent=self))
 
         cfg = args.config
@@ -81,7 +81,7 @@ class ClusterAutoscaler(pulumi.ComponentResource):
             "image": {"tag": image_tag},
             "rbac": {"serviceAccount": {
                 "name": service_account,
-                "annotations": {"eks.amazonaws.com/role-arn": role.arn},
+                "annotations": role.service_account_annotations,
             }},
             "extraArgs": {
                 "expander": cfg.expander,
@@ -102,5 +102,5 @@ class ClusterAutoscaler(pulumi.ComponentResource):
                                 "seccompProfile": {"type": "RuntimeDefault"}},
             "containerSecurityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
                                          "capabilities": {"drop": ["ALL"]}},
-        }, pulumi.ResourceOptions(parent=self, provider=context.provider, depends_on=args.node_groups))
+        }, pulumi.ResourceOptions(parent=self, provider=context.provider, depends_on=[*args.node_groups, role]))
         self.register_outputs({"roleArn": role.arn})

@@ -13,11 +13,11 @@ from components.charts import pinned_release
 from components.config.services import CertManagerConfig
 from components.config.tenancy import ACME_SOLVER_RESOURCES
 from components.hardening import RESTRICTED_CONTAINER_SECURITY_CONTEXT, RESTRICTED_POD_SECURITY_CONTEXT
-from components.irsa import IrsaRole, IrsaRoleArgs
 from components.names import CERT_MANAGER_NAMESPACE as NAMESPACE
 from components.names import INGRESS_CLASS
 from components.namespaces import labelled_namespace
 from components.platform import PlatformContext
+from components.workload_identity import WorkloadRole, WorkloadRoleArgs
 
 SERVICE_ACCOUNT = "cert-manager"
 ACME_SERVERS = {
@@ -75,7 +75,10 @@ def cluster_issuer_spec(issuer: str, config: CertManagerConfig, region: str) -> 
     }}
 
 
-def cert_manager_values(replicas: int, role_arn: Optional[pulumi.Input[str]]) -> dict[str, Any]:
+def cert_manager_values(replicas: int,
+                        account_annotations: Optional[dict[str, pulumi.Input[str]]]) -> dict[str, Any]:
+    """`account_annotations`: what the Route53 role needs on the ServiceAccount (IRSA's role ARN);
+    None or empty leaves the chart's account as it is (Pod Identity binds it by name)."""
     security = {"securityContext": RESTRICTED_POD_SECURITY_CONTEXT,
                 "containerSecurityContext": RESTRICTED_CONTAINER_SECURITY_CONTEXT}
     pdb = {"enabled": replicas > 1, "maxUnavailable": 1}
@@ -102,9 +105,8 @@ def cert_manager_values(replicas: int, role_arn: Optional[pulumi.Input[str]]) ->
             "resources": {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"cpu": "100m", "memory": "64Mi"}},
         },
     }
-    if role_arn is not None:
-        values["serviceAccount"] = {"name": SERVICE_ACCOUNT,
-                                    "annotations": {"eks.amazonaws.com/role-arn": role_arn}}
+    if account_annotations:
+        values["serviceAccount"] = {"name": SERVICE_ACCOUNT, "annotations": account_annotations}
     return values
 
 
@@ -124,19 +126,24 @@ class CertManager(pulumi.ComponentResource):
         in_cluster = pulumi.ResourceOptions(parent=self, provider=context.provider)
         namespace = labelled_namespace(f"{name}-namespace", NAMESPACE, "restricted", context.kubernetes_version,
                                        in_cluster)
-        role_arn = None
+        account_annotations = None
+        roles: list[pulumi.Resource] = []
         if args.config.route53_hosted_zone_id:
-            role_arn = IrsaRole(f"{name}-route53", IrsaRoleArgs(
-                oidc_provider_arn=context.identity.oidc_provider_arn, oidc_issuer=context.identity.oidc_issuer,
-                namespace=NAMESPACE, service_account=SERVICE_ACCOUNT,
+            # The solver takes the controller's own (ambient) credentials, which a ClusterIssuer
+            # may use by default; with Pod Identity they come from the node's agent (cert-manager's
+            # Route53 docs list it with IRSA). `-route53` is the name the IRSA role always had.
+            role = WorkloadRole(f"{name}-route53", WorkloadRoleArgs(
+                identity=context.identity, namespace=NAMESPACE, service_account=SERVICE_ACCOUNT,
+                kind=context.workload_identity,
                 inline_policy=route53_policy(args.config.route53_hosted_zone_id, context.partition), tags=context.tags,
-            ), opts=pulumi.ResourceOptions(parent=self)).arn
+            ), opts=pulumi.ResourceOptions(parent=self))
+            account_annotations, roles = role.service_account_annotations, [role]
 
         self.release = pinned_release(
             f"{name}-chart", "cert-manager", namespace.metadata.name,
-            cert_manager_values(args.config.replicas, role_arn),
+            cert_manager_values(args.config.replicas, account_annotations),
             pulumi.ResourceOptions.merge(in_cluster, pulumi.ResourceOptions(
-                depends_on=[namespace, *context.monitoring_crds])),
+                depends_on=[namespace, *roles, *context.monitoring_crds])),
         )
         # The ClusterIssuer kind exists only once the chart has installed its CRDs.
         after_chart = pulumi.ResourceOptions.merge(in_cluster, pulumi.ResourceOptions(depends_on=[self.release]))

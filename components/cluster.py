@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 import pulumi
@@ -9,11 +10,27 @@ import pulumi_aws as aws
 import pulumi_eks as eks
 import pulumi_kubernetes as k8s
 
+from components.config.base import WorkloadIdentity
 from components.config.cluster import CONTROL_PLANE_LOG_TYPES, AddonVersionsConfig, ClusterConfig
-from components.irsa import IrsaRole, IrsaRoleArgs
 from components.naming import iam_key
+from components.workload_identity import ClusterIdentity, WorkloadRole, WorkloadRoleArgs, pulumi_eks_addon_alias
 
 VPC_CNI_SERVICE_ACCOUNT = ("kube-system", "aws-node")
+# The configuration eks.VpcCniAddon(enable_network_policy=True) sends: its defaults for aws-node
+# (pulumi-eks nodejs/eks/addons/cni-addon.ts, computeEnv), so the add-on made without the
+# component configures aws-node exactly as before. enableNetworkPolicy: without it the VPC CNI
+# ignores every NetworkPolicy.
+VPC_CNI_CONFIGURATION = {
+    "enableNetworkPolicy": "true",
+    "env": {
+        "AWS_VPC_ENI_MTU": "9001", "AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG": "false",
+        "AWS_VPC_K8S_CNI_EXTERNALSNAT": "false", "AWS_VPC_K8S_CNI_LOGLEVEL": "DEBUG",
+        "AWS_VPC_K8S_CNI_LOG_FILE": "/host/var/log/aws-routed-eni/ipamd.log", "AWS_VPC_K8S_CNI_VETHPREFIX": "eni",
+        "AWS_VPC_K8S_PLUGIN_LOG_FILE": "/var/log/aws-routed-eni/plugin.log", "AWS_VPC_K8S_PLUGIN_LOG_LEVEL": "DEBUG",
+        "ENABLE_POD_ENI": "false", "WARM_ENI_TARGET": "1",
+    },
+    "init": {"env": {"DISABLE_TCP_EARLY_DEMUX": "false"}},
+}
 
 
 @dataclass
@@ -27,6 +44,10 @@ class ClusterArgs:
     partition: str
     protect: bool
     """cluster.protect: the cluster, its KMS key and its control-plane logs survive a stray `pulumi destroy`."""
+    cluster_arn: str
+    """What a Pod Identity role's trust policy pins (workload_identity.cluster_arn)."""
+    workload_identity: WorkloadIdentity
+    """How aws-node gets its role (the stack's workloadIdentity)."""
     tags: dict[str, str] = field(default_factory=dict)
 
 
@@ -62,7 +83,7 @@ def cidr_key(cidr: str) -> str:
 
 class Cluster(pulumi.ComponentResource):
     eks_cluster: eks.Cluster
-    vpc_cni: eks.VpcCniAddon
+    vpc_cni: pulumi.Resource
     """Node groups wait for it: nodes are Ready only once aws-node runs with its own role."""
     provider: k8s.Provider
     name: str
@@ -154,28 +175,52 @@ class Cluster(pulumi.ComponentResource):
 
         # aws-node gets AmazonEKS_CNI_Policy through its own role instead of the node role, so
         # no other pod on a node can manage the VPC's network interfaces (EKS best practice).
+        # Pod Identity suits it: "The Amazon VPC CNI plugin also supports Amazon EKS Pod
+        # Identities" (AWS user guide, "Configure Amazon VPC CNI plugin to use IRSA"), and the
+        # agent, a hostNetwork DaemonSet like aws-node, needs no pod network to serve it.
         namespace, service_account = VPC_CNI_SERVICE_ACCOUNT
-        cni_role = IrsaRole(f"{name}-vpc-cni", IrsaRoleArgs(
-            oidc_provider_arn=self.oidc_provider_arn, oidc_issuer=self.oidc_issuer,
-            namespace=namespace, service_account=service_account,
+        identity = ClusterIdentity(cluster=self.eks_cluster, cluster_name=args.cluster_name,
+                                   cluster_arn=args.cluster_arn, oidc_provider_arn=self.oidc_provider_arn,
+                                   oidc_issuer=self.oidc_issuer)
+        cni_role = WorkloadRole(f"{name}-vpc-cni", WorkloadRoleArgs(
+            identity=identity, namespace=namespace, service_account=service_account, kind=args.workload_identity,
             managed_policy_arns=[f"arn:{args.partition}:iam::aws:policy/AmazonEKS_CNI_Policy"],
-            tags=tags,
+            tags=tags, addon=True,
         ), opts=pulumi.ResourceOptions(parent=self))
         # Adopts the aws-node DaemonSet EKS installs at creation (OVERWRITE); a DaemonSet, so
-        # it is healthy before any node exists. enableNetworkPolicy: without it the VPC CNI
-        # ignores every NetworkPolicy. Tags as a map: the component hands them to aws.eks.Addon
-        # as they are, whatever its schema says (pulumi/pulumi-eks#1924).
-        self.vpc_cni = eks.VpcCniAddon(
-            f"{name}-vpc-cni",
-            cluster_name=args.cluster_name,
-            addon_version=args.addons.vpc_cni,
-            enable_network_policy=True,
-            service_account_role_arn=cni_role.arn,
-            resolve_conflicts_on_create=eks.ResolveConflictsOnCreate.OVERWRITE,
-            resolve_conflicts_on_update=eks.ResolveConflictsOnUpdate.OVERWRITE,
-            tags=tags,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.eks_cluster]),
-        )
+        # it is healthy before any node exists.
+        if cni_role.kind == "irsa":
+            # Tags as a map: the component hands them to aws.eks.Addon as they are, whatever its
+            # schema says (pulumi/pulumi-eks#1924).
+            self.vpc_cni = eks.VpcCniAddon(
+                f"{name}-vpc-cni",
+                cluster_name=args.cluster_name,
+                addon_version=args.addons.vpc_cni,
+                enable_network_policy=True,
+                resolve_conflicts_on_create=eks.ResolveConflictsOnCreate.OVERWRITE,
+                resolve_conflicts_on_update=eks.ResolveConflictsOnUpdate.OVERWRITE,
+                tags=tags,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.eks_cluster]),
+                **cni_role.addon_settings,
+            )
+        else:
+            # What eks.VpcCniAddon makes, plus the association it cannot set (pulumi_eks 4.4): the
+            # same add-on, configuration and `preserve` (deleting the resource leaves aws-node
+            # running), under the URN the component gave it.
+            self.vpc_cni = aws.eks.Addon(
+                f"{name}-vpc-cni",
+                cluster_name=args.cluster_name,
+                addon_name="vpc-cni",
+                addon_version=args.addons.vpc_cni,
+                configuration_values=json.dumps(VPC_CNI_CONFIGURATION, sort_keys=True, separators=(",", ":")),
+                preserve=True,
+                resolve_conflicts_on_create="OVERWRITE",
+                resolve_conflicts_on_update="OVERWRITE",
+                tags=tags,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.eks_cluster], aliases=[
+                    pulumi_eks_addon_alias(f"{name}-vpc-cni", "eks:index:VpcCniAddon", self)]),
+                **cni_role.addon_settings,
+            )
 
         # Every in-cluster resource gets this provider explicitly, so nothing can fall back to
         # a KUBECONFIG that happens to be set on the machine running `pulumi up`. It waits for

@@ -1,9 +1,9 @@
-"""IAM Roles for Service Accounts: the only way in-cluster components get AWS credentials."""
+"""The IAM pieces of IRSA (its trust policy) and of every workload role; `WorkloadRole`
+(components/workload_identity.py) puts them together for Pod Identity or IRSA."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from typing import Optional
 
 import pulumi
@@ -45,31 +45,3 @@ def workload_role(name: str, trust: pulumi.Input[str], description: str, managed
     if inline_policy is not None:
         aws.iam.RolePolicy(f"{name}-policy", role=role.id, policy=inline_policy, opts=opts)
     return role
-
-
-@dataclass
-class IrsaRoleArgs:
-    oidc_provider_arn: pulumi.Input[str]
-    oidc_issuer: pulumi.Input[str]
-    """Issuer host and path without https:// (eks.Cluster.oidc_issuer)."""
-    namespace: str
-    service_account: str
-    managed_policy_arns: list[str] = field(default_factory=list)
-    inline_policy: Optional[pulumi.Input[str]] = None
-    """A policy document (JSON) attached as this role's own policy."""
-    tags: dict[str, str] = field(default_factory=dict)
-
-
-class IrsaRole(pulumi.ComponentResource):
-    arn: pulumi.Output[str]
-
-    def __init__(self, name: str, args: IrsaRoleArgs, opts: Optional[pulumi.ResourceOptions] = None):
-        super().__init__("eks-platform:iam:IrsaRole", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        trust = pulumi.Output.all(args.oidc_provider_arn, args.oidc_issuer).apply(
-            lambda values: irsa_trust_policy(values[0], values[1], args.namespace, args.service_account)
-        )
-        role = workload_role(name, trust, f"IRSA role of {args.namespace}/{args.service_account}",
-                             args.managed_policy_arns, args.inline_policy, args.tags, child)
-        self.arn = role.arn
-        self.register_outputs({"arn": role.arn})

@@ -167,7 +167,7 @@ class Karpenter(pulumi.ComponentResource):
 
         namespace, service_account = SERVICE_ACCOUNT
         role = WorkloadRole(f"{name}-controller", WorkloadRoleArgs(
-            identity=identity, namespace=namespace, service_account=service_account, kind="pod-identity",
+            identity=identity, namespace=namespace, service_account=service_account, kind=context.workload_identity,
             inline_policy=pulumi.Output.all(node_role.arn, queue.arn).apply(lambda arns: controller_policy(
                 cluster_name, context.partition, context.region, args.account_id, arns[0], arns[1])),
             tags=tags,

@@ -67,7 +67,7 @@ ISSUER_ANNOTATION = "cert-manager.io/cluster-issuer"
 ENTRYPOINTS_ANNOTATION = "traefik.ingress.kubernetes.io/router.entrypoints"
 
 # AWS-managed policies every node role carries, whoever launches the node (node groups, Karpenter).
-# No AmazonEKS_CNI_Policy: aws-node has its own IRSA role (components/cluster.py), so pods on a
+# No AmazonEKS_CNI_Policy: aws-node has its own role (Pod Identity or IRSA) (components/cluster.py), so pods on a
 # node cannot use the node's credentials to manage network interfaces. PullOnly, not ReadOnly:
 # nodes pull images and never need to list or describe repositories.
 NODE_MANAGED_POLICIES = (

@@ -75,7 +75,7 @@ class NodeGroups(pulumi.ComponentResource):
                 f"{name}-{group.name}-lt",
                 description=f"{args.cluster_name} {group.name} nodes",
                 # IMDSv2 only, and a hop limit of 1 so pods cannot reach the node's
-                # credentials: in-cluster AWS access goes through IRSA.
+                # credentials: in-cluster AWS access goes through workload roles.
                 metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(
                     http_endpoint="enabled", http_tokens="required", http_put_response_hop_limit=1,
                 ),

@@ -83,13 +83,21 @@ class WorkloadRoleArgs:
     inline_policy: Optional[pulumi.Input[str]] = None
     """A policy document (JSON) attached as this role's own policy."""
     tags: dict[str, str] = field(default_factory=dict)
+    addon: bool = False
+    """The ServiceAccount is a managed EKS add-on's: the add-on binds the role itself
+    (`addon_settings`), so no standalone association is made (EKS would then hold two)."""
 
 
 class WorkloadRole(pulumi.ComponentResource):
+    kind: IdentityKind
     arn: pulumi.Output[str]
     role_name: pulumi.Output[str]
     service_account_annotations: dict[str, pulumi.Input[str]]
     """What the ServiceAccount must carry: the role ARN for IRSA, nothing for Pod Identity."""
+    addon_settings: dict[str, pulumi.Input]
+    """aws.eks.Addon arguments that bind the role to an add-on's ServiceAccount: its Pod Identity
+    association (AWS user guide, "Use Pod Identities to assign an IAM role to an Amazon EKS
+    add-on"), or the IRSA role ARN EKS annotates the account with."""
 
     def __init__(self, name: str, args: WorkloadRoleArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__(_COMPONENT_TYPES[args.kind], name, None, opts)
@@ -105,10 +113,16 @@ class WorkloadRole(pulumi.ComponentResource):
             description = f"pod-identity role of {namespace}/{service_account} in {identity.cluster_name}"
         role = workload_role(name, trust, description, args.managed_policy_arns, args.inline_policy, args.tags, child)
 
+        self.kind = args.kind
         self.service_account_annotations = {}
         if args.kind == "irsa":
             self.service_account_annotations = {IRSA_ANNOTATION: role.arn}
+            self.addon_settings = {"service_account_role_arn": role.arn}
+        elif args.addon:
+            self.addon_settings = {"pod_identity_associations": [aws.eks.AddonPodIdentityAssociationArgs(
+                role_arn=role.arn, service_account=service_account)]}
         else:
+            self.addon_settings = {}
             aws.eks.PodIdentityAssociation(
                 f"{name}-association",
                 cluster_name=identity.cluster_name,
@@ -123,6 +137,16 @@ class WorkloadRole(pulumi.ComponentResource):
         self.arn = role.arn
         self.role_name = role.name
         self.register_outputs({"arn": role.arn})
+
+
+def pulumi_eks_addon_alias(name: str, component_type: str, component_parent: pulumi.Resource) -> pulumi.Alias:
+    """The URN an aws.eks.Addon had as the child of pulumi_eks's component (`eks.Addon`, whose
+    parent is the cluster it is given, or `eks.VpcCniAddon`, parented as asked), which creates it
+    under the component's own name (pulumi-eks nodejs/eks/addons). pulumi_eks 4.4 cannot set an
+    add-on's Pod Identity associations, so those add-ons become aws.eks.Addon: with this alias
+    `pulumi up` updates the add-on EKS runs instead of creating it a second time, which EKS refuses
+    (ResourceInUseException)."""
+    return pulumi.Alias(parent=pulumi.create_urn(name, component_type, parent=component_parent))
 
 
 def pod_identity_agent(name: str, cluster: eks.Cluster, version: str, tags: dict[str, str],

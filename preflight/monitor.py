@@ -46,12 +46,15 @@ class Registration:
     """Earlier URNs of this resource (`aliases=`): an existing stack's resource there is kept."""
 
     def as_json(self) -> dict[str, Any]:
-        return {
+        data = {
             "urn": self.urn, "type": self.type, "name": self.name, "parent": self.parent,
             "custom": self.custom, "protect": self.protect, "provider": self.provider,
             "dependencies": self.dependencies, "inputs": self.inputs, "secretPaths": self.secret_paths,
             "aliases": self.aliases,
         }
+        if self.aliases:
+            data["aliases"] = self.aliases
+        return data
 
 
 def plain(value: Any, path: str = "", secrets: Optional[list[str]] = None) -> Any:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = ROOT.parent / "shared" / "reference"
@@ -80,6 +81,20 @@ def variants(tmp_path_factory) -> dict[str, PlanView]:
 @pytest.fixture(scope="session", params=STACKS)
 def plan(request, plans) -> PlanView:
     return plans[request.param]
+
+
+@pytest.fixture(scope="session")
+def irsa_plans(tmp_path_factory) -> dict[str, PlanView]:
+    """Each shipped stack with `workloadIdentity: irsa`: what a stack that stays on IRSA plans."""
+    tmp = tmp_path_factory.mktemp("irsa-plans")
+    found = {}
+    for stack in STACKS:
+        data = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())
+        data["config"]["eks-platform:workloadIdentity"] = "irsa"
+        config = tmp / f"Pulumi.{stack}.yaml"
+        config.write_text(yaml.safe_dump(data))
+        found[stack] = plan_stack(stack, tmp, config)
+    return found
 
 
 @pytest.fixture(scope="session")

@@ -122,3 +122,29 @@ def unknown_keys(ours: dict[str, Any], chart: dict[str, Any], path: str = "", *,
         if isinstance(known, dict) and known:
             unknown += unknown_keys(value, known, where, commented=commented, free_paths=free_paths)
     return unknown
+
+
+WORKLOAD_ROLE_TYPES = ("eks-platform:iam:WorkloadRole", "eks-platform:iam:IrsaRole")
+ADDON_TYPES = ("eks:index:Addon", "aws:eks/addon:Addon", "eks:index:VpcCniAddon")
+ASSOCIATION = "aws:eks/podIdentityAssociation:PodIdentityAssociation"
+
+
+def workload_role(plan: PlanView, name: str) -> dict[str, Any]:
+    """The plan's WorkloadRole component `name`, of either kind (Pod Identity or IRSA)."""
+    found = [r for r in plan.resources if r["type"] in WORKLOAD_ROLE_TYPES and r["name"] == name]
+    assert len(found) == 1, f"expected one WorkloadRole {name}, found {len(found)}"
+    return found[0]
+
+
+def iam_role_of(plan: PlanView, component: dict[str, Any]) -> dict[str, Any]:
+    return next(r for r in plan.children(component) if r["type"] == "aws:iam/role:Role")
+
+
+def managed_addon(plan: PlanView, addon_name: str) -> dict[str, Any]:
+    """The plan's one EKS add-on `addon_name`, whichever resource makes it (eks.Addon,
+    eks.VpcCniAddon or aws.eks.Addon); vpc-cni is the only one VpcCniAddon names by its type."""
+    found = [a for a in plan.resources if a["type"] in ADDON_TYPES
+             and (a["inputs"].get("addonName") or ("vpc-cni" if a["type"] == "eks:index:VpcCniAddon" else None))
+             == addon_name]
+    assert len(found) == 1, f"expected one {addon_name} add-on, found {len(found)}"
+    return found[0]

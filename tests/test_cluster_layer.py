@@ -10,7 +10,8 @@ import pytest
 
 from components.config import StackConfigError, parse_stack_config
 from components.config.cluster import CONTROL_PLANE_LOG_TYPES
-from conftest import ROOT, PlanView
+from conftest import ROOT, STACKS, PlanView
+from helpers import ADDON_TYPES, ASSOCIATION, iam_role_of, managed_addon, workload_role
 from preflight.check import Subject, evaluate
 from preflight.stackfile import read_stack_file
 
@@ -62,15 +63,29 @@ def test_api_authentication_with_access_entries(plan: PlanView):
 
 
 def test_vpc_cni_enforces_network_policy_and_addons_are_pinned(plan: PlanView):
-    cni = plan.one("eks:index:VpcCniAddon")["inputs"]
-    assert cni["enableNetworkPolicy"] is True
+    # Pod Identity (the shipped stacks): aws.eks.Addon, configured as eks.VpcCniAddon would be.
+    cni = managed_addon(plan, "vpc-cni")
+    assert cni["type"] == "aws:eks/addon:Addon"
+    assert json.loads(cni["inputs"]["configurationValues"])["enableNetworkPolicy"] == "true"
+    assert cni["inputs"]["preserve"] is True, "deleting the resource must not remove aws-node"
     inputs = plan.one("eks:index:Cluster")["inputs"]
     assert "vpcCniOptions" not in inputs, "the cluster's own VPC CNI would be a second, role-less one"
-    versions = [cni["addonVersion"], inputs["kubeProxyAddonOptions"]["version"]]
-    versions += [a["inputs"]["addonVersion"] for a in plan.of_type("eks:index:Addon")]
+    versions = [inputs["kubeProxyAddonOptions"]["version"]]
+    versions += [a["inputs"]["addonVersion"] for t in ADDON_TYPES for a in plan.of_type(t)]
     assert len(versions) == 5 and all("eksbuild" in v for v in versions)
     ebs = addon(plan, "aws-ebs-csi-driver")["inputs"]
-    assert ebs["serviceAccountRoleArn"].startswith("arn:aws:iam::")
+    assert "serviceAccountRoleArn" not in ebs and len(ebs["podIdentityAssociations"]) == 1
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_on_irsa_the_addons_are_the_pulumi_eks_components_they_were(irsa_plans, stack):
+    plan = irsa_plans[stack]
+    cni = plan.one("eks:index:VpcCniAddon")["inputs"]
+    assert cni["enableNetworkPolicy"] is True
+    assert cni["serviceAccountRoleArn"].startswith("arn:aws:iam::")
+    ebs = managed_addon(plan, "aws-ebs-csi-driver")
+    assert ebs["type"] == "eks:index:Addon" and ebs["inputs"]["serviceAccountRoleArn"].startswith("arn:aws:iam::")
+    assert not plan.of_type("aws:eks/addon:Addon") and not plan.of_type(ASSOCIATION)
 
 
 def test_launch_templates_require_imdsv2_and_encrypted_gp3(plan: PlanView):
@@ -122,15 +137,18 @@ def test_prod_protects_cluster_and_key_dev_does_not(plans):
 
 def irsa_trust(plan: PlanView, component_name: str) -> dict:
     component = plan.one("eks-platform:iam:IrsaRole", component_name)
-    role = next(r for r in plan.children(component) if r["type"] == "aws:iam/role:Role")
-    return json.loads(role["inputs"]["assumeRolePolicy"])
+    return json.loads(iam_role_of(plan, component)["inputs"]["assumeRolePolicy"])
 
 
+@pytest.mark.parametrize("stack", STACKS)
 @pytest.mark.parametrize("component, subject", [
+    ("cluster-vpc-cni", "system:serviceaccount:kube-system:aws-node"),
     ("addons-ebs-csi", "system:serviceaccount:kube-system:ebs-csi-controller-sa"),
     ("autoscaler-irsa", "system:serviceaccount:kube-system:cluster-autoscaler"),
 ])
-def test_irsa_roles_trust_exactly_one_service_account(plan: PlanView, component, subject):
+def test_irsa_roles_trust_exactly_one_service_account(irsa_plans, stack, component, subject):
+    """`workloadIdentity: irsa` gives today's IRSA roles: same components, names and trust."""
+    plan = irsa_plans[stack]
     if component == "autoscaler-irsa":
         needs_cluster_autoscaler(plan)
     statement, = irsa_trust(plan, component)["Statement"]
@@ -154,7 +172,7 @@ def test_every_in_cluster_resource_uses_the_cluster_provider(plan: PlanView):
 def test_autoscaler_policy_is_the_recommended_one_scoped_to_this_cluster(plan: PlanView, reference):
     needs_cluster_autoscaler(plan)
     recommended = json.loads((reference / "iam" / "cluster-autoscaler-iam-policy.json").read_text())
-    component = plan.one("eks-platform:iam:IrsaRole", "autoscaler-irsa")
+    component = workload_role(plan, "autoscaler-pod-identity")
     policy = json.loads(next(r for r in plan.children(component)
                              if r["type"] == "aws:iam/rolePolicy:RolePolicy")["inputs"]["policy"])
     assert [s["Action"] for s in policy["Statement"]] == [s["Action"] for s in recommended["Statement"]]
@@ -170,7 +188,10 @@ def test_autoscaler_discovers_by_cluster_and_matches_the_kubernetes_minor(plan: 
     assert values["autoDiscovery"]["clusterName"] == f"eks-platform-{plan.data['stack']}"
     version = plan.one("eks:index:Cluster")["inputs"]["version"]
     assert values["image"]["tag"].startswith(f"v{version}.")
-    assert values["rbac"]["serviceAccount"]["annotations"]["eks.amazonaws.com/role-arn"].startswith("arn:aws:iam::")
+    # Pod Identity: no annotation; the release waits for the association that gives it AWS.
+    assert values["rbac"]["serviceAccount"] == {"name": "cluster-autoscaler", "annotations": {}}
+    association = plan.one(ASSOCIATION, "autoscaler-pod-identity-association")
+    assert association["urn"] in plan.one("kubernetes:helm.sh/v3:Release", "autoscaler-chart")["dependencies"]
     assert values["extraArgs"]["expander"] == "least-waste"
 
 
@@ -188,9 +209,7 @@ POD_ADDONS = ("coredns", "aws-ebs-csi-driver")
 
 
 def addon(plan: PlanView, addon_name: str) -> dict:
-    found = [a for a in plan.of_type("eks:index:Addon") if a["inputs"]["addonName"] == addon_name]
-    assert len(found) == 1, f"expected one {addon_name} add-on, found {len(found)}"
-    return found[0]
+    return managed_addon(plan, addon_name)
 
 
 def node_group_urns(plan: PlanView) -> set[str]:
@@ -289,18 +308,19 @@ def test_nodes_pull_images_only_and_aws_node_has_its_own_role(plan: PlanView):
     assert "AmazonEC2ContainerRegistryPullOnly" in policies
     assert not policies & {"AmazonEKS_CNI_Policy", "AmazonEC2ContainerRegistryReadOnly"}
 
-    statement, = irsa_trust(plan, "cluster-vpc-cni")["Statement"]
-    assert list(statement["Condition"]["StringEquals"].values())[0] == "system:serviceaccount:kube-system:aws-node"
-    component = plan.one("eks-platform:iam:IrsaRole", "cluster-vpc-cni")
-    cni_role = next(r for r in plan.children(component) if r["type"] == "aws:iam/role:Role")
+    cni_role = iam_role_of(plan, workload_role(plan, "cluster-vpc-cni"))
+    statement, = json.loads(cni_role["inputs"]["assumeRolePolicy"])["Statement"]
+    assert statement["Condition"]["StringEquals"]["aws:RequestTag/kubernetes-service-account"] == "aws-node"
     assert attached_policies(plan, cni_role) == {"AmazonEKS_CNI_Policy"}
 
-    cni = plan.one("eks:index:VpcCniAddon")["inputs"]
-    assert re.match(rf"^arn:aws:iam::\d{{12}}:role/{cni_role['name']}-", cni["serviceAccountRoleArn"])
-    assert cni["enableNetworkPolicy"] is True and "eksbuild" in cni["addonVersion"]
+    cni = managed_addon(plan, "vpc-cni")["inputs"]
+    association, = cni["podIdentityAssociations"]
+    assert association["serviceAccount"] == "aws-node"
+    assert re.match(rf"^arn:aws:iam::\d{{12}}:role/{cni_role['name']}-", association["roleArn"])
+    assert "eksbuild" in cni["addonVersion"]
     assert plan.one("eks:index:Cluster")["inputs"]["useDefaultVpcCni"] is True
     # Nodes join only once aws-node can reach EC2 with its own role.
-    cni_urn = plan.one("eks:index:VpcCniAddon")["urn"]
+    cni_urn = managed_addon(plan, "vpc-cni")["urn"]
     assert all(cni_urn in g["dependencies"] for g in plan.of_type(MNG))
 
 

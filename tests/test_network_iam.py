@@ -13,7 +13,7 @@ from components.config import parse_stack_config
 from components.naming import iam_key
 from conftest import ROOT, PlanView
 from config_cases import problems, stack_values
-from helpers import shipped_config, with_app
+from helpers import WORKLOAD_ROLE_TYPES, shipped_config, with_app
 
 
 # -- finding 10: VPC flow logs ----------------------------------------------------------------
@@ -120,7 +120,7 @@ def test_policy_arns_are_accepted(value):
 
 def test_irsa_attachments_are_keyed_by_policy(plan: PlanView):
     attachments = plan.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
-    component_names = {r["urn"]: r["name"] for r in plan.of_type("eks-platform:iam:IrsaRole")}
+    component_names = {r["urn"]: r["name"] for t in WORKLOAD_ROLE_TYPES for r in plan.of_type(t)}
     keyed = [a for a in attachments if a["parent"] in component_names]
     assert keyed
     for attachment in keyed:

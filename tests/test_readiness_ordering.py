@@ -48,7 +48,8 @@ def test_a_release_that_runs_pods_must_wait_for_nodes(prod, chart):
 
 def test_an_eks_addon_that_runs_pods_must_wait_for_nodes(prod):
     regs = registrations(prod)
-    addon = [r for r in regs if r.type == "eks:index:Addon" and r.inputs.get("addonName") == "aws-ebs-csi-driver"][0]
+    addon = [r for r in regs if r.type in ("eks:index:Addon", "aws:eks/addon:Addon")
+             and r.inputs.get("addonName") == "aws-ebs-csi-driver"][0]
     drop_dependencies(regs, addon, _node_urns(regs))
     found = _named(of_check(assess(regs), "readiness-order-nodes"), addon.name)
     assert found and "aws-ebs-csi-driver" in found[0].message

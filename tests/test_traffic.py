@@ -177,20 +177,34 @@ def test_dev_certificates_come_from_staging_and_prod_from_prod(plans):
             assert spec["tls"][0]["hosts"] == hosts and spec["ingressClassName"] == "traefik"
 
 
-def test_route53_zone_switches_issuers_to_dns01_with_a_scoped_irsa_role(variants):
-    plan = variants["dev"]  # certManager.route53HostedZoneId: ROUTE53_ZONE (tests/variants.py)
+@pytest.mark.parametrize("stack, identity", [("dev", "pod-identity"), ("prod", "irsa")])
+def test_route53_zone_switches_issuers_to_dns01_with_a_scoped_role(variants, stack, identity):
+    # Both variants set certManager.route53HostedZoneId: ROUTE53_ZONE; prod's runs workloadIdentity: irsa
+    # (tests/variants.py).
+    plan = variants[stack]
 
     for issuer in plan.of_type("kubernetes:cert-manager.io/v1:ClusterIssuer"):
         assert issuer["inputs"]["spec"]["acme"]["solvers"] == [
-            {"dns01": {"route53": {"region": shipped_config("dev").region, "hostedZoneID": ROUTE53_ZONE}}}]
+            {"dns01": {"route53": {"region": shipped_config(stack).region, "hostedZoneID": ROUTE53_ZONE}}}]
     role = plan.one("aws:iam/role:Role", "cert-manager-route53-role")
     trust = json.loads(role["inputs"]["assumeRolePolicy"])
     conditions = trust["Statement"][0]["Condition"]["StringEquals"]
-    assert "system:serviceaccount:cert-manager:cert-manager" in conditions.values()
+    if identity == "irsa":
+        assert "system:serviceaccount:cert-manager:cert-manager" in conditions.values()
+    else:
+        assert (conditions["aws:RequestTag/kubernetes-namespace"],
+                conditions["aws:RequestTag/kubernetes-service-account"]) == ("cert-manager", "cert-manager")
     policy = json.loads(plan.one("aws:iam/rolePolicy:RolePolicy", "cert-manager-route53-policy")["inputs"]["policy"])
     change = [s for s in policy["Statement"] if "route53:ChangeResourceRecordSets" in s["Action"]][0]
     assert change["Resource"] == [f"arn:aws:route53:::hostedzone/{ROUTE53_ZONE}"]
     values = release(plan, "cert-manager")["inputs"]["values"]
-    annotated = values["serviceAccount"]["annotations"]["eks.amazonaws.com/role-arn"]
-    assert annotated.startswith("arn:aws:iam::") and ":role/" in annotated
-    assert values["serviceAccount"]["name"] == "cert-manager"
+    if identity == "irsa":
+        annotated = values["serviceAccount"]["annotations"]["eks.amazonaws.com/role-arn"]
+        assert annotated.startswith("arn:aws:iam::") and ":role/" in annotated
+        assert values["serviceAccount"]["name"] == "cert-manager"
+    else:
+        # The chart's own account, named after the release, carries no annotation.
+        assert "serviceAccount" not in values
+        association = plan.one("aws:eks/podIdentityAssociation:PodIdentityAssociation",
+                               "cert-manager-route53-association")["inputs"]
+        assert (association["namespace"], association["serviceAccount"]) == ("cert-manager", "cert-manager")

@@ -14,7 +14,7 @@ from components.config import StackConfigError, parse_stack_config
 from components.workload_identity import cluster_arn, pod_identity_trust_policy
 from config_cases import stack_values
 from conftest import ROOT, STACKS, PlanView, plan_stack
-from helpers import app_pod, k8s, with_app
+from helpers import ASSOCIATION, app_pod, k8s, managed_addon, shipped_config, with_app
 from network_policy_model import address, allowed, plan_policies
 from readiness_support import assess, of_check, one, registrations
 from preflight.check import Subject, evaluate
@@ -123,7 +123,6 @@ def test_the_agent_version_is_an_eks_build_and_configurable():
 # -- Apps (issue #17, item 2): awsPolicyArns follow workloadIdentity, irsaPolicyArns stay IRSA ----------
 
 S3_READ = "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"
-ASSOCIATION = "aws:eks/podIdentityAssociation:PodIdentityAssociation"
 
 
 def app_problems(**app) -> list[str]:
@@ -247,3 +246,101 @@ def test_the_gate_wants_pod_identity_paths_and_names_a_missing_one(app_roles):
     blocked = [f for f in of_check(assess(regs), "readiness-network-blocked")
                if "shop/backend -> EKS Pod Identity agent :80/TCP" in f.message]
     assert blocked and "Pod Identity" in blocked[0].message
+
+
+# -- Platform components (issue #17, item 2): every AWS caller on the stack's workloadIdentity ---------
+
+# (role component, namespace, ServiceAccount, bound by): every AWS-calling component of a stack.
+PLATFORM_ROLES = {
+    "cluster-vpc-cni": ("kube-system", "aws-node", "vpc-cni"),
+    "addons-ebs-csi": ("kube-system", "ebs-csi-controller-sa", "aws-ebs-csi-driver"),
+    "autoscaler-pod-identity": ("kube-system", "cluster-autoscaler", None),
+    "karpenter-controller": ("kube-system", "karpenter", None),
+    "load-balancer-controller-role": ("aws-load-balancer-controller", "aws-load-balancer-controller", None),
+}
+
+
+def test_the_shipped_stacks_bind_every_aws_caller_through_pod_identity(plan: PlanView):
+    config = shipped_config(plan.data["stack"])
+    account = plan.data["outputs"]["oidcProviderArn"].split(":")[4]
+    eks_cluster_arn = cluster_arn("aws", config.region, account, f"eks-platform-{plan.data['stack']}")
+    assert config.workload_identity == "pod-identity"
+    assert not plan.of_type("eks-platform:iam:IrsaRole"), "no IRSA role on a Pod Identity stack"
+    assert "eks.amazonaws.com/role-arn" not in json.dumps(plan.resources)
+    present = [name for name in PLATFORM_ROLES if any(
+        r["name"] == name and r["type"] == "eks-platform:iam:WorkloadRole" for r in plan.resources)]
+    expected = {"cluster-vpc-cni", "addons-ebs-csi", "load-balancer-controller-role",
+                "karpenter-controller" if config.autoscaler.kind == "karpenter" else "autoscaler-pod-identity"}
+    assert set(present) == expected
+    for name in present:
+        namespace, service_account, addon_name = PLATFORM_ROLES[name]
+        assert trust(plan, name) == json.loads(pod_identity_trust_policy(eks_cluster_arn, namespace, service_account))
+        role_arn_prefix = f"arn:aws:iam::{account}:role/{name}-role-"
+        if addon_name:
+            # A managed add-on binds the role itself; no second, standalone association.
+            addon = managed_addon(plan, addon_name)
+            binding, = addon["inputs"]["podIdentityAssociations"]
+            assert binding["serviceAccount"] == service_account and binding["roleArn"].startswith(role_arn_prefix)
+            assert not [a for a in plan.of_type(ASSOCIATION) if a["inputs"]["serviceAccount"] == service_account]
+        else:
+            association, = [a for a in plan.of_type(ASSOCIATION) if a["name"] == f"{name}-association"]
+            inputs = association["inputs"]
+            assert (inputs["namespace"], inputs["serviceAccount"]) == (namespace, service_account)
+            assert inputs["roleArn"].startswith(role_arn_prefix) and inputs["disableSessionTags"] is False
+
+
+def urn_for(parent_type: str, resource: dict) -> str:
+    """The URN the engine resolves an alias to: this resource's type and name under `parent_type`."""
+    stack, project = resource["urn"].split("::")[0].split(":")[-1], resource["urn"].split("::")[1]
+    return f"urn:pulumi:{stack}::{project}::{parent_type}${resource['type']}::{resource['name']}"
+
+
+def test_an_addon_moved_to_pod_identity_keeps_the_urn_pulumi_eks_gave_it(plans, irsa_plans):
+    """pulumi_eks 4.4 cannot set an add-on's associations, so a Pod Identity add-on is an
+    aws.eks.Addon; it names, as its former parent, the component that made it, so `pulumi up`
+    updates the add-on EKS runs instead of creating a second one (which EKS refuses)."""
+    for stack in STACKS:
+        plan, irsa = plans[stack], irsa_plans[stack]
+        def qualified(urn: str) -> str:
+            # The mock runtime writes a top-level parent's URN with the Stack in it; the engine does not.
+            return urn.split("::")[2].removeprefix("pulumi:pulumi:Stack$")
+
+        cni = managed_addon(plan, "vpc-cni")
+        old = irsa.one("eks:index:VpcCniAddon", "cluster-vpc-cni")
+        # The aws.eks.Addon pulumi-eks made as the component's child, under the component's name.
+        assert cni["name"] == old["name"]
+        assert cni["aliases"] == [urn_for(qualified(old["urn"]), cni)], cni["aliases"]
+        # eks.Addon is parented by pulumi-eks to the cluster it is given, not to the caller.
+        ebs = managed_addon(plan, "aws-ebs-csi-driver")
+        eks_cluster = plan.one("eks:index:Cluster")
+        assert ebs["aliases"] == [urn_for(f"{qualified(eks_cluster['urn'])}$eks:index:Addon", ebs)], ebs["aliases"]
+        assert set(cni["inputs"]) >= {"clusterName", "addonName", "addonVersion", "preserve", "configurationValues"}
+
+
+def test_the_gate_orders_workloads_after_their_association(plans):
+    regs = registrations(plans["dev"])
+    assert not of_check(assess(regs), "readiness-order-pod-identity")
+    chart = one(regs, "karpenter-chart")
+    role = one(regs, "karpenter-controller")
+    dropped = {role.urn} | {r.urn for r in regs if r.parent == role.urn}
+    chart.dependencies = [d for d in chart.dependencies if d not in dropped]
+    found = [f for f in of_check(assess(regs), "readiness-order-pod-identity") if "karpenter-chart" in f.resource]
+    assert found and "kube-system/karpenter" in found[0].message and "karpenter-controller-association" in found[0].message
+    # An association that does not wait for the agent serves pods on nodes without one.
+    regs = registrations(plans["dev"])
+    association = one(regs, "karpenter-controller-association")
+    agent = next(r.urn for r in regs if r.inputs.get("addonName") == "eks-pod-identity-agent")
+    association.dependencies = [d for d in association.dependencies if d != agent]
+    found = of_check(assess(regs), "readiness-order-pod-identity")
+    assert [f for f in found if "karpenter-controller-association" in f.resource and "agent" in f.message]
+
+
+def test_only_the_workload_identity_helper_binds_roles():
+    """IRSA's annotation and role are made in one place (components/workload_identity.py)."""
+    offenders = []
+    for path in sorted((ROOT / "components").glob("*.py")):
+        text = path.read_text()
+        if path.name != "workload_identity.py" and ("components.irsa" in text or "eks.amazonaws.com/role-arn" in text
+                                                     or "PodIdentityAssociation(" in text):
+            offenders.append(path.name)
+    assert offenders == []

@@ -65,6 +65,8 @@ def _prod(config: dict) -> None:
     config["eks-platform:monitoring"].update({"receivers": RECEIVERS, "defaultReceiver": "oncall"})
     # test_load_balancer_controller.py: platform roles through IRSA instead of Pod Identity.
     config["eks-platform:workloadIdentity"] = "irsa"
+    # test_traffic.py: DNS-01 through Route53 with cert-manager's role on IRSA (dev's is on Pod Identity).
+    config["eks-platform:certManager"]["route53HostedZoneId"] = ROUTE53_ZONE
 
 
 EDITS = {"dev": _dev, "prod": _prod}

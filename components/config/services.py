@@ -181,7 +181,8 @@ class CertManagerConfig(StrictModel):
     default_issuer: Literal["letsencrypt-staging", "letsencrypt-prod"] = "letsencrypt-prod"
     """Issuer app Ingresses use: staging in dev (no rate limits), prod in prod."""
     route53_hosted_zone_id: Optional[Route53ZoneId] = None
-    """When set, issuers also solve DNS-01 through Route53 with an IRSA role."""
+    """When set, issuers also solve DNS-01 through Route53 with a role of cert-manager's own
+    (Pod Identity or IRSA, as workloadIdentity says)."""
 
     @field_validator("acme_email")
     @classmethod

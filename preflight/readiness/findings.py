@@ -35,6 +35,9 @@ CHECKS = {check.name: check for check in (
           "before it."),
     Check("readiness-order-gateway", "Every Gateway and HTTPRoute is created after the controller of its "
                                      "GatewayClass, every cert-manager Certificate after its issuer."),
+    Check("readiness-order-pod-identity",
+          "Every Pod Identity association is created after the Pod Identity agent, and every workload whose "
+          "ServiceAccount it names after the association."),
     Check("readiness-order-cycle", "No component waits on something created inside itself that needs it."),
 )}
 

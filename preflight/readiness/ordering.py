@@ -258,6 +258,62 @@ def load_balancer_order(graph: Graph, cluster: Cluster, releases: list[Release])
     return findings
 
 
+POD_IDENTITY_ASSOCIATION = "aws:eks/podIdentityAssociation:PodIdentityAssociation"
+POD_IDENTITY_AGENT = "eks-pod-identity-agent"
+
+
+def _service_accounts(r: Any) -> tuple[str, set[str]]:
+    """The namespace a workload runs in and the ServiceAccounts its pods may use: a pod template's
+    own, or every string a Helm release's values hold (a chart names its account there) and the
+    release's name (a chart's default account)."""
+    if r.type == "kubernetes:helm.sh/v3:Release":
+        return str(r.inputs.get("namespace") or ""), {str(r.inputs.get("name") or ""), *_strings(r.inputs.get("values"))}
+    if _kind(r.type) not in POD_KINDS:
+        return "", set()
+    spec = r.inputs.get("spec") or {}
+    template = dig(spec, "jobTemplate", "spec", "template") if _kind(r.type) == "CronJob" else spec.get("template")
+    pod = (template or {}).get("spec") if _kind(r.type) != "Pod" else spec
+    return str(dig(r.inputs, "metadata", "namespace") or "default"), {str((pod or {}).get("serviceAccountName") or "default")}
+
+
+def _strings(value: Any) -> Iterable[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
+def pod_identity_order(graph: Graph) -> list[Finding]:
+    """A pod started before its association exists gets no Pod Identity credentials (the EKS
+    webhook injects them at pod creation), and an association before the agent serves nobody."""
+    associations = [r for r in graph.registrations if r.type == POD_IDENTITY_ASSOCIATION]
+    agents = [r.urn for r in graph.registrations
+              if r.type in ADDON_TYPES and r.inputs.get("addonName") == POD_IDENTITY_AGENT]
+    findings = []
+    for association in associations:
+        if agents and not any(a in graph.waits_for(association.urn) for a in agents):
+            findings.append(Finding(
+                "readiness-order-pod-identity", _label(association),
+                f"{association.name} does not wait for the {POD_IDENTITY_AGENT} add-on, so pods may start on nodes "
+                f"with no agent to give them credentials. Fix: depends_on the agent add-on.", None))
+    by_account = {(str(a.inputs.get("namespace")), str(a.inputs.get("serviceAccount"))): a for a in associations}
+    for r in graph.registrations:
+        namespace, accounts = _service_accounts(r)
+        for account in sorted(accounts):
+            association = by_account.get((namespace, account))
+            if association is not None and association.urn not in graph.waits_for(r.urn):
+                findings.append(Finding(
+                    "readiness-order-pod-identity", _label(r),
+                    f"{r.name} runs pods as {namespace}/{account}, whose Pod Identity association "
+                    f"{association.name} it does not wait for: pods created first get no AWS credentials until "
+                    f"they restart. Fix: depends_on the WorkloadRole (or its association).", None))
+    return findings
+
+
 def self_waits(graph: Graph) -> list[Finding]:
     findings = []
     for r in graph.registrations:
@@ -311,5 +367,5 @@ def ordering(registrations: list[Any], cluster: Cluster, releases: list[Release]
     graph = Graph(registrations)
     return (node_order(graph) + crd_order(graph, releases, chart_crds) + ingress_order(graph, cluster, releases)
             + load_balancer_order(graph, cluster, releases) + gateway_order(graph, cluster, releases)
-            + self_waits(graph))
+            + pod_identity_order(graph) + self_waits(graph))
 
